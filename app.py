@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""CDK entry point: `python app.py` or `cdk synth`. Plans come from plans/*.json (context `plans` to
+choose another glob); an invalid plan stops synth with the file and field named."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+import cdk_nag
+
+from dr_constructs.lambda_assets import MissingDependencies
+from dr_constructs.nag import apply_nag_suppressions
+from dr_constructs.stack import DrOrchestratorStack
+from lambdas.plan import PlanError, load_plans
+
+ROOT = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    # The CDK CLI sets CDK_OUTDIR; `python app.py` alone writes to cdk.out like `cdk synth`.
+    app = cdk.App(outdir=os.environ.get("CDK_OUTDIR", str(ROOT / "cdk.out")))
+    pattern = app.node.try_get_context("plans") or "plans/*.json"
+    stack_name = app.node.try_get_context("stack_name") or "DrOrchestrator"
+    try:
+        plans = load_plans(ROOT.glob(pattern))
+        stack = DrOrchestratorStack(app, stack_name, plans=plans, description="Azure -> AWS DR orchestrator")
+    except (PlanError, MissingDependencies) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    cdk.Aspects.of(app).add(cdk_nag.AwsSolutionsChecks(verbose=True))
+    apply_nag_suppressions(stack)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""cdk-nag AwsSolutions suppressions, each scoped to the exact finding and with the reason it is acceptable."""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from cdk_nag import NagPackSuppression, NagSuppressions
+
+
+def _regex(pattern: str) -> dict[str, str]:
+    return {"regex": f"/{pattern}/g"}
+
+
+SUPPRESSIONS = [
+    NagPackSuppression(
+        id="AwsSolutions-IAM4",
+        reason="Lambda roles use AWSLambdaBasicExecutionRole only to write their own logs.",
+        applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+    ),
+    NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        reason=(
+            "DRS Describe*, EC2 Describe* and X-Ray trace writes support no resource-level permissions; "
+            "every other action is granted on named resources."
+        ),
+        applies_to=["Resource::*"],
+    ),
+    NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        reason="CDK's KMS grants on the stack's own key (data key generation and re-encryption variants).",
+        applies_to=["Action::kms:ReEncrypt*", "Action::kms:GenerateDataKey*"],
+    ),
+    NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        reason="State machines invoke versions and aliases of this stack's own task functions only.",
+        applies_to=[_regex(r"^Resource::<Tasks[A-Za-z0-9]+\.Arn>:\*$")],
+    ),
+    NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        reason=(
+            "DRS recovery instance ids exist only after a launch; access is limited to recovery instances "
+            "of this account and region, and the handlers only act on instances of the plan's source servers."
+        ),
+        applies_to=["Resource::arn:<AWS::Partition>:drs:<AWS::Region>:<AWS::AccountId>:recovery-instance/*"],
+    ),
+    NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        reason="The operator role reads and stops executions of this stack's four state machines only.",
+        applies_to=[_regex(r"^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*$")],
+    ),
+    NagPackSuppression(
+        id="AwsSolutions-L1",
+        reason="Python 3.13 is the runtime the Lambda dependencies are built and tested for (make lambda-deps).",
+    ),
+    NagPackSuppression(
+        id="AwsSolutions-SMG4",
+        reason=(
+            "The secret is an Azure service-principal credential: it is rotated in Entra ID and then stored "
+            "here (README, 'Azure access'); AWS cannot rotate it."
+        ),
+    ),
+]
+
+
+def apply_nag_suppressions(stack: Stack) -> None:
+    NagSuppressions.add_stack_suppressions(stack, SUPPRESSIONS)

@@ -1,0 +1,43 @@
+"""The stack: state, task functions, workflows, triggers, and the operator role."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from dr_constructs.state import OrchestratorState
+from dr_constructs.task_functions import TaskFunctions
+from dr_constructs.triggers import Triggers
+from dr_constructs.workflows import Workflows
+from lambdas.plan import Plan
+
+
+class DrOrchestratorStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, plans: list[Plan], **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        state = OrchestratorState(self, "State")
+        functions = TaskFunctions(self, "Tasks", plans, state)
+        workflows = Workflows(self, "Workflows", functions, state)
+        Triggers(self, "Triggers", plans, workflows.state_machines)
+
+        # Starting a failover or failback, and answering an approval, is for this role only.
+        operator = iam.Role(
+            self,
+            "OperatorRole",
+            assumed_by=iam.AccountRootPrincipal(),
+            description="On-call operators: start/stop DR workflows, approve or abort a failover",
+        )
+        for machine in workflows.state_machines.values():
+            machine.grant_start_execution(operator)
+            machine.grant_read(operator)
+            machine.grant_task_response(operator)
+            machine.grant_execution(operator, "states:StopExecution")
+        state.table.grant_read_data(operator)
+
+        CfnOutput(self, "StateTableName", value=state.table.table_name)
+        CfnOutput(self, "NotificationTopicArn", value=state.topic.topic_arn)
+        CfnOutput(self, "AzureCredentialSecretArn", value=state.azure_secret.secret_arn)
+        CfnOutput(self, "OperatorRoleArn", value=operator.role_arn)
+        for workflow, machine in workflows.state_machines.items():
+            CfnOutput(self, f"{workflow.replace('_', '')}StateMachineArn", value=machine.state_machine_arn)

@@ -1,0 +1,57 @@
+"""Where the orchestrator keeps what it knows: KMS key, DynamoDB state table, SNS topic, Azure secret."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+
+class OrchestratorState(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="DR orchestrator: state table, notifications, logs, Azure credential",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # CloudWatch Logs and SNS publishers (EventBridge, CloudWatch) use the key through their services.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("logs.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+            )
+        )
+        self.table = dynamodb.Table(
+            self,
+            "StateTable",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="ttl",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.topic = sns.Topic(self, "Notifications", master_key=self.key, enforce_ssl=True)
+        self.azure_secret = secretsmanager.Secret(
+            self,
+            "AzureCredential",
+            description=(
+                "Azure service principal for the DR orchestrator: JSON with tenant_id, client_id, client_secret "
+                "(optional authority_host, resource_manager). Set the value after deploy; see README."
+            ),
+            encryption_key=self.key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.log_retention = Duration.days(400)

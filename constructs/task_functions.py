@@ -1,0 +1,163 @@
+"""The Lambda functions behind the workflow tasks, each with a role scoped to what it calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from dr_constructs.lambda_assets import ASSET_FLAVOURS, build_asset
+from dr_constructs.state import OrchestratorState
+from lambdas.plan import Plan, catalog_document
+
+DRS_READ = ["drs:DescribeSourceServers", "drs:DescribeRecoveryInstances", "drs:DescribeJobs"]
+
+
+@dataclass(frozen=True)
+class TaskFunction:
+    key: str
+    handler: str
+    description: str
+    flavour: str = "core"
+    drs_read: list[str] = field(default_factory=list)
+    drs_on_source_servers: list[str] = field(default_factory=list)
+    drs_on_recovery_instances: list[str] = field(default_factory=list)
+    ec2_read: list[str] = field(default_factory=list)
+    publishes: bool = False
+    reads_azure_secret: bool = False
+    route53: bool = False
+    timeout_seconds: int = 60
+
+
+TASKS = [
+    TaskFunction("begin_run", "lambdas.handlers.begin_run.handler", "Validate input, take the plan lock",
+                 publishes=True),
+    TaskFunction("finish_run", "lambdas.handlers.finish_run.handler", "Settle lifecycle, release lock, report",
+                 publishes=True),
+    TaskFunction("preflight", "lambdas.handlers.preflight.handler", "Replication and quota checks",
+                 drs_read=DRS_READ),
+    TaskFunction("launch_wave", "lambdas.handlers.launch_wave.handler", "Start DRS recovery jobs for a wave",
+                 drs_read=[*DRS_READ, "drs:DescribeRecoverySnapshots"],
+                 drs_on_source_servers=["drs:StartRecovery", "drs:CreateRecoveryInstanceForDrs", "drs:TagResource"],
+                 ec2_read=["ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions"]),
+    TaskFunction("check_wave", "lambdas.handlers.check_wave.handler", "Read wave launch progress",
+                 drs_read=[*DRS_READ, "drs:DescribeJobLogItems"]),
+    TaskFunction("validate_instances", "lambdas.handlers.validate_instances.handler", "EC2 status checks",
+                 ec2_read=["ec2:DescribeInstanceStatus"]),
+    TaskFunction("cleanup_drill", "lambdas.handlers.cleanup_drill.handler", "Terminate drill instances",
+                 drs_read=DRS_READ, drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
+                 ec2_read=["ec2:DescribeInstances"]),
+    TaskFunction("check_cleanup", "lambdas.handlers.cleanup_drill.check_handler", "Confirm drill termination",
+                 drs_read=DRS_READ),
+    TaskFunction("fence_source", "lambdas.handlers.fence_source.handler", "Deallocate Azure source VMs",
+                 flavour="azure", reads_azure_secret=True, timeout_seconds=300),
+    TaskFunction("switch_traffic", "lambdas.handlers.switch_traffic.handler", "Switch the Route 53 record",
+                 drs_read=DRS_READ, ec2_read=["ec2:DescribeInstances"], route53=True),
+    TaskFunction("request_approval", "lambdas.handlers.request_approval.handler", "Ask an operator to approve",
+                 publishes=True),
+    TaskFunction("prepare_failback", "lambdas.handlers.failback.prepare_handler", "Create Azure failback clients",
+                 flavour="azure", drs_read=DRS_READ, reads_azure_secret=True, timeout_seconds=300),
+    TaskFunction("check_failback", "lambdas.handlers.failback.check_handler", "Read DRS failback state",
+                 drs_read=DRS_READ),
+    TaskFunction("launch_failback", "lambdas.handlers.failback.launch_handler", "Start the DRS failback launch",
+                 drs_read=DRS_READ, drs_on_recovery_instances=["drs:StartFailbackLaunch", "drs:TagResource"]),
+    TaskFunction("start_azure_vms", "lambdas.handlers.failback.start_vms_handler", "Start failed-back Azure VMs",
+                 flavour="azure", reads_azure_secret=True, timeout_seconds=300),
+    TaskFunction("restore_replication", "lambdas.handlers.restore_replication.handler",
+                 "Stop failback, restart replication, terminate recovery instances",
+                 drs_read=DRS_READ, drs_on_source_servers=["drs:StartReplication"],
+                 drs_on_recovery_instances=["drs:StopFailback", "drs:TerminateRecoveryInstances"],
+                 ec2_read=["ec2:DescribeInstances"]),
+    TaskFunction("check_replication", "lambdas.handlers.restore_replication.check_handler",
+                 "Confirm replication is CONTINUOUS", drs_read=DRS_READ),
+]
+
+
+class TaskFunctions(Construct):
+    def __init__(self, scope: Construct, construct_id: str, plans: list[Plan], state: OrchestratorState) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        catalog = catalog_document(plans)
+        code = {flavour: build_asset(flavour, catalog) for flavour in ASSET_FLAVOURS}
+        source_server_arns = [
+            stack.format_arn(service="drs", resource="source-server", resource_name=server.source_server_id)
+            for plan in plans
+            for server in plan.servers()
+        ]
+        recovery_instance_arn = stack.format_arn(service="drs", resource="recovery-instance", resource_name="*")
+        hosted_zones = sorted({p.traffic.hosted_zone_id for p in plans if p.traffic})
+
+        self.functions: dict[str, lambda_.Function] = {}
+        for spec in TASKS:
+            log_group = logs.LogGroup(
+                self,
+                f"{spec.key}-logs",
+                retention=logs.RetentionDays.THIRTEEN_MONTHS,
+                encryption_key=state.key,
+            )
+            function = lambda_.Function(
+                self,
+                spec.key,
+                description=f"DR orchestrator: {spec.description}",
+                runtime=lambda_.Runtime.PYTHON_3_13,
+                architecture=lambda_.Architecture.X86_64,
+                handler=spec.handler,
+                code=code[spec.flavour],
+                memory_size=512 if spec.flavour == "azure" else 256,
+                timeout=Duration.seconds(spec.timeout_seconds),
+                log_group=log_group,
+                tracing=lambda_.Tracing.ACTIVE,
+                environment={
+                    "STATE_TABLE_NAME": state.table.table_name,
+                    "POWERTOOLS_SERVICE_NAME": "dr-orchestrator",
+                    "POWERTOOLS_METRICS_NAMESPACE": "DrOrchestrator",
+                    "POWERTOOLS_LOG_LEVEL": "INFO",
+                    # Each function only learns of the resources it may use.
+                    **({"NOTIFY_TOPIC_ARN": state.topic.topic_arn} if spec.publishes else {}),
+                    **({"AZURE_SECRET_ARN": state.azure_secret.secret_arn} if spec.reads_azure_secret else {}),
+                },
+            )
+            state.table.grant_read_write_data(function)
+            for grant in _grants(spec, state, source_server_arns, recovery_instance_arn, hosted_zones):
+                grant(function)
+            self.functions[spec.key] = function
+
+
+def _grants(
+    spec: TaskFunction,
+    state: OrchestratorState,
+    source_server_arns: list[str],
+    recovery_instance_arn: str,
+    hosted_zones: list[str],
+) -> list[Callable[[lambda_.Function], object]]:
+    grants: list[Callable[[lambda_.Function], object]] = []
+
+    def statement(actions: list[str], resources: list[str]) -> Callable[[lambda_.Function], object]:
+        return lambda fn: fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+
+    # DRS describe/list calls and EC2 describe calls do not support resource-level permissions.
+    if spec.drs_read:
+        grants.append(statement(sorted(spec.drs_read), ["*"]))
+    if spec.ec2_read:
+        grants.append(statement(sorted(spec.ec2_read), ["*"]))
+    if spec.drs_on_source_servers and source_server_arns:
+        grants.append(statement(sorted(spec.drs_on_source_servers), source_server_arns))
+    if spec.drs_on_recovery_instances:
+        grants.append(statement(sorted(spec.drs_on_recovery_instances), [recovery_instance_arn]))
+    if spec.publishes:
+        grants.append(state.topic.grant_publish)
+    if spec.reads_azure_secret:
+        grants.append(state.azure_secret.grant_read)
+    if spec.route53 and hosted_zones:
+        grants.append(
+            statement(
+                ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
+                [f"arn:aws:route53:::hostedzone/{zone}" for zone in hosted_zones],
+            )
+        )
+    return grants

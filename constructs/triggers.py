@@ -1,0 +1,79 @@
+"""What starts the workflows: the Azure outage alarm(s) start recovery, a monthly schedule starts a drill.
+
+Manual starts need no resource: an operator starts an execution in the console (or `drctl start`)
+with an input document from events/.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from lambdas.plan import Plan
+
+
+def alarm_event_pattern(alarm_names: list[str]) -> events.EventPattern:
+    """Only the transition INTO ALARM starts a failover; OK and INSUFFICIENT_DATA never do."""
+    return events.EventPattern(
+        source=["aws.cloudwatch"],
+        detail_type=["CloudWatch Alarm State Change"],
+        detail={"alarmName": alarm_names, "state": {"value": ["ALARM"]}},
+    )
+
+
+class Triggers(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, plans: list[Plan], state_machines: dict[str, sfn.StateMachine]
+    ) -> None:
+        super().__init__(scope, construct_id)
+        for plan in plans:
+            if plan.triggers.alarm_names:
+                rule = events.Rule(
+                    self,
+                    f"{plan.name}-outage-alarm",
+                    description=f"Azure outage alarm of plan {plan.name} -> recovery",
+                    event_pattern=alarm_event_pattern(plan.triggers.alarm_names),
+                )
+                rule.add_target(
+                    targets.SfnStateMachine(
+                        state_machines["recovery"],
+                        input=events.RuleTargetInput.from_object(
+                            {
+                                "plan": plan.name,
+                                "trigger": "alarm",
+                                "alarm_name": events.EventField.from_path("$.detail.alarmName"),
+                                "event_id": events.EventField.event_id,
+                                "reason": "Azure outage alarm",
+                            }
+                        ),
+                        retry_attempts=4,
+                    )
+                )
+            if plan.triggers.drill_schedule:
+                role = iam.Role(
+                    self,
+                    f"{plan.name}-drill-schedule-role",
+                    assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+                    description=f"Starts the monthly drill of plan {plan.name}",
+                )
+                state_machines["drill"].grant_start_execution(role)
+                scheduler.CfnSchedule(
+                    self,
+                    f"{plan.name}-drill-schedule",
+                    description=f"Monthly drill of plan {plan.name}",
+                    schedule_expression=plan.triggers.drill_schedule,
+                    schedule_expression_timezone="UTC",
+                    flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+                    target=scheduler.CfnSchedule.TargetProperty(
+                        arn=state_machines["drill"].state_machine_arn,
+                        role_arn=role.role_arn,
+                        input=(
+                            '{"plan": "%s", "trigger": "schedule", "reason": "monthly drill"}' % plan.name
+                        ),
+                        retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=3),
+                    ),
+                )

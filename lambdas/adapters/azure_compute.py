@@ -1,0 +1,175 @@
+"""Azure compute through azure-mgmt-compute, authenticated with a service principal whose secret lives in
+AWS Secrets Manager. The Azure SDK is imported here only (it costs ~0.3 s of import), so handlers that do
+not talk to Azure never pay for it.
+
+Secret (JSON): {"tenant_id", "client_id", "client_secret",
+                "authority_host"?: "https://login.microsoftonline.com",
+                "resource_manager"?: "https://management.azure.com"}
+The two endpoints are configurable for sovereign clouds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lambdas.adapters.aws import client as aws_client
+from lambdas.errors import AzureUnavailable
+
+if TYPE_CHECKING:
+    from azure.mgmt.compute import ComputeManagementClient
+
+_SECRET_TTL_SECONDS = 300
+_lock = threading.Lock()
+_cache: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class VmRef:
+    subscription_id: str
+    resource_group: str
+    name: str
+
+    @classmethod
+    def parse(cls, resource_id: str) -> VmRef:
+        parts = resource_id.strip("/").split("/")
+        lowered = [p.lower() for p in parts]
+        try:
+            return cls(
+                subscription_id=parts[lowered.index("subscriptions") + 1],
+                resource_group=parts[lowered.index("resourcegroups") + 1],
+                name=parts[lowered.index("virtualmachines") + 1],
+            )
+        except (ValueError, IndexError):
+            raise ValueError(f"not an Azure VM resource id: {resource_id}") from None
+
+
+def _secret() -> dict[str, str]:
+    cached = _cache.get("secret")
+    if cached and cached[1] > time.monotonic():
+        return dict(cached[0])
+    response = aws_client("secretsmanager").get_secret_value(SecretId=os.environ["AZURE_SECRET_ARN"])
+    try:
+        secret = json.loads(response["SecretString"])
+        missing = [k for k in ("tenant_id", "client_id", "client_secret") if not secret.get(k)]
+    except (KeyError, json.JSONDecodeError):
+        missing = ["(secret is not a JSON document)"]
+    if missing:
+        # Name the fields, never the values.
+        raise AzureUnavailable(f"Azure credential secret is missing {', '.join(missing)}: see README, 'Azure access'")
+    _cache["secret"] = (secret, time.monotonic() + _SECRET_TTL_SECONDS)
+    return dict(secret)
+
+
+def compute(subscription_id: str) -> ComputeManagementClient:
+    from azure.identity import ClientSecretCredential
+    from azure.mgmt.compute import ComputeManagementClient
+
+    secret = _secret()
+    key = f"compute:{subscription_id}:{secret['client_id']}:{hash(secret['client_secret'])}"
+    with _lock:
+        if key not in _cache:
+            resource_manager = secret.get("resource_manager", "https://management.azure.com").rstrip("/")
+            credential = ClientSecretCredential(
+                secret["tenant_id"],
+                secret["client_id"],
+                secret["client_secret"],
+                authority=secret.get("authority_host", "https://login.microsoftonline.com"),
+                # Sovereign and private authorities are not in Entra's public instance list.
+                disable_instance_discovery="authority_host" in secret,
+                connection_timeout=5,
+                read_timeout=20,
+                retry_total=2,
+            )
+            _cache[key] = ComputeManagementClient(
+                credential,
+                subscription_id,
+                base_url=resource_manager,
+                credential_scopes=[f"{resource_manager}/.default"],
+                connection_timeout=5,
+                read_timeout=30,
+                retry_total=3,
+                retry_backoff_max=10,
+            )
+        return _cache[key]
+
+
+def azure_errors() -> tuple[type[Exception], ...]:
+    from azure.core.exceptions import AzureError
+
+    return (AzureError,)
+
+
+def describe_azure_error(exc: Exception) -> str:
+    """A short, secret-free description of an Azure SDK error."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    name = type(exc).__name__
+    code = getattr(getattr(exc, "error", None), "code", None)
+    return f"{name}" + (f" HTTP {status}" if status else "") + (f" {code}" if code else "")
+
+
+def power_state(vm_id: str) -> dict[str, str]:
+    ref = VmRef.parse(vm_id)
+    view = compute(ref.subscription_id).virtual_machines.instance_view(ref.resource_group, ref.name)
+    states = {"power": "unknown", "provisioning": "unknown"}
+    for status in view.statuses or []:
+        code = status.code or ""
+        if code.startswith("PowerState/"):
+            states["power"] = code.split("/", 1)[1]
+        elif code.startswith("ProvisioningState/"):
+            states["provisioning"] = code.split("/", 1)[1]
+    return states
+
+
+def begin_deallocate(vm_id: str) -> Any:
+    ref = VmRef.parse(vm_id)
+    return compute(ref.subscription_id).virtual_machines.begin_deallocate(ref.resource_group, ref.name)
+
+
+def begin_start(vm_id: str) -> Any:
+    ref = VmRef.parse(vm_id)
+    return compute(ref.subscription_id).virtual_machines.begin_start(ref.resource_group, ref.name)
+
+
+def begin_create_failback_client(
+    subscription_id: str,
+    resource_group: str,
+    name: str,
+    location: str,
+    vm_size: str,
+    image_id: str,
+    subnet_id: str,
+    disk_sizes_gib: list[int],
+    tags: dict[str, str],
+) -> Any:
+    """Create (or converge) a VM booting the DRS Failback Client image with disks matching the recovery
+    instance's: the first disk is the OS disk, the rest are data disks. PUT is idempotent in ARM."""
+    os_disk, *data_disks = disk_sizes_gib
+    parameters = {
+        "location": location,
+        "tags": tags,
+        "hardware_profile": {"vm_size": vm_size},
+        "storage_profile": {
+            "image_reference": {"id": image_id},
+            "os_disk": {"create_option": "FromImage", "disk_size_gb": os_disk, "delete_option": "Delete"},
+            "data_disks": [
+                {"lun": lun, "create_option": "Empty", "disk_size_gb": size, "delete_option": "Delete"}
+                for lun, size in enumerate(data_disks)
+            ],
+        },
+        "network_profile": {
+            "network_api_version": "2022-11-01",
+            "network_interface_configurations": [
+                {
+                    "name": f"{name}-nic",
+                    "primary": True,
+                    "ip_configurations": [{"name": "primary", "subnet": {"id": subnet_id}}],
+                }
+            ],
+        },
+    }
+    return compute(subscription_id).virtual_machines.begin_create_or_update(resource_group, name, parameters)

@@ -1,0 +1,136 @@
+"""AWS Elastic Disaster Recovery calls used by the workflows.
+
+Throttling (HTTP 429 ThrottlingException) carries retryAfterSeconds: short waits are honoured here,
+longer ones surface as TransientError so the state machine backs off without holding a Lambda.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+
+from lambdas.adapters.aws import client, error_code
+from lambdas.errors import TransientError
+
+MAX_ATTEMPTS = 5
+MAX_INLINE_WAIT_SECONDS = 10.0
+_BASE_BACKOFF_SECONDS = 0.5
+
+
+def _retry_after(exc: ClientError) -> float | None:
+    raw = exc.response.get("retryAfterSeconds") or exc.response.get("ResponseMetadata", {}).get(
+        "HTTPHeaders", {}
+    ).get("retry-after")
+    try:
+        return float(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def call(operation: str, **params: Any) -> dict[str, Any]:
+    """Call one DRS operation with retries that honour retryAfterSeconds."""
+    method = getattr(client("drs"), operation)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            result: dict[str, Any] = method(**params)
+            return result
+        except ClientError as exc:
+            code = error_code(exc)
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code != "ThrottlingException" and code != "InternalServerException" and status < 500:
+                raise
+            wait = _retry_after(exc) or _BASE_BACKOFF_SECONDS * 2 ** (attempt - 1)
+            if attempt == MAX_ATTEMPTS or wait > MAX_INLINE_WAIT_SECONDS:
+                raise TransientError(f"DRS {operation}: {code or status} (retry after {wait:g}s)") from None
+            time.sleep(wait)
+        except (ConnectionError, ReadTimeoutError) as exc:
+            if attempt == MAX_ATTEMPTS:
+                raise TransientError(f"DRS {operation}: endpoint not reachable ({type(exc).__name__})") from None
+            time.sleep(_BASE_BACKOFF_SECONDS * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def _paginate(operation: str, key: str = "items", **params: Any) -> Iterator[dict[str, Any]]:
+    token: str | None = None
+    while True:
+        page = call(operation, **params, **({"nextToken": token} if token else {}))
+        yield from page.get(key, [])
+        token = page.get("nextToken")
+        if not token:
+            return
+
+
+def source_servers(source_server_ids: list[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(source_server_ids), 200):
+        ids = source_server_ids[start : start + 200]
+        found.extend(_paginate("describe_source_servers", filters={"sourceServerIDs": ids}))
+    return found
+
+
+def latest_snapshot(source_server_id: str, at_or_before: datetime | None) -> dict[str, Any] | None:
+    """The newest PIT snapshot, or the newest taken at or before a time."""
+    filters: dict[str, str] = {}
+    if at_or_before is not None:
+        filters["toDateTime"] = at_or_before.isoformat()
+    page = call(
+        "describe_recovery_snapshots",
+        sourceServerID=source_server_id,
+        filters=filters,
+        order="DESC",
+        maxResults=10,
+    )
+    items: list[dict[str, Any]] = page.get("items", [])
+    return items[0] if items else None
+
+
+def start_recovery(servers: list[dict[str, str]], is_drill: bool, tags: dict[str, str]) -> dict[str, Any]:
+    job: dict[str, Any] = call("start_recovery", sourceServers=servers, isDrill=is_drill, tags=tags)["job"]
+    return job
+
+
+def jobs(job_ids: list[str]) -> list[dict[str, Any]]:
+    return list(_paginate("describe_jobs", filters={"jobIDs": job_ids})) if job_ids else []
+
+
+def jobs_since(since: datetime) -> list[dict[str, Any]]:
+    return list(_paginate("describe_jobs", filters={"fromDate": since.isoformat()}))
+
+
+def active_job_count() -> int:
+    """Jobs not yet COMPLETED; DRS allows 20 at once per account."""
+    return sum(1 for job in _paginate("describe_jobs", filters={}) if job.get("status") != "COMPLETED")
+
+
+def recovery_instances(source_server_ids: list[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(source_server_ids), 200):
+        ids = source_server_ids[start : start + 200]
+        found.extend(_paginate("describe_recovery_instances", filters={"sourceServerIDs": ids}))
+    return found
+
+
+def terminate_recovery_instances(recovery_instance_ids: list[str]) -> list[str]:
+    job_ids = []
+    for start in range(0, len(recovery_instance_ids), 200):
+        ids = recovery_instance_ids[start : start + 200]
+        job_ids.append(call("terminate_recovery_instances", recoveryInstanceIDs=ids)["job"]["jobID"])
+    return job_ids
+
+
+def start_failback_launch(recovery_instance_ids: list[str], tags: dict[str, str]) -> str:
+    job = call("start_failback_launch", recoveryInstanceIDs=recovery_instance_ids, tags=tags)["job"]
+    return str(job["jobID"])
+
+
+def stop_failback(recovery_instance_id: str) -> None:
+    call("stop_failback", recoveryInstanceID=recovery_instance_id)
+
+
+def start_replication(source_server_id: str) -> dict[str, Any]:
+    server: dict[str, Any] = call("start_replication", sourceServerID=source_server_id)["sourceServer"]
+    return server

@@ -1,0 +1,150 @@
+"""DynamoDB: plan lifecycle state, the one-execution-per-plan lock, run records, event de-duplication.
+
+Items (pk, sk):
+  PLAN#<plan>  STATE                 lifecycle, activeExecution, activeWorkflow, lastDrill, ...
+  PLAN#<plan>  RUN#<startedAt>#<id>  one record per execution: timeline, jobs, fencing, errors, result
+  EVENT#<id>   EVENT                 a trigger event already acted on (expires with ttl)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas.adapters.aws import client, error_code
+
+STATE_SK = "STATE"
+
+
+def _table() -> str:
+    return os.environ["STATE_TABLE_NAME"]
+
+
+def plan_key(plan: str) -> dict[str, Any]:
+    return {"pk": {"S": f"PLAN#{plan}"}, "sk": {"S": STATE_SK}}
+
+
+def run_key(plan: str, run_sort_key: str) -> dict[str, Any]:
+    return {"pk": {"S": f"PLAN#{plan}"}, "sk": {"S": run_sort_key}}
+
+
+def to_attr(value: Any) -> dict[str, Any]:
+    """Python value -> DynamoDB attribute value (floats go through Decimal, as DynamoDB requires)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float | Decimal):
+        return {"N": str(Decimal(str(value)))}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, dict):
+        return {"M": {str(k): to_attr(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [to_attr(v) for v in value]}
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def from_attr(attr: dict[str, Any]) -> Any:
+    (kind, value), = attr.items()
+    if kind == "NULL":
+        return None
+    if kind == "N":
+        number = Decimal(value)
+        return int(number) if number == number.to_integral_value() else float(number)
+    if kind == "M":
+        return {k: from_attr(v) for k, v in value.items()}
+    if kind == "L":
+        return [from_attr(v) for v in value]
+    return value
+
+
+def from_item(item: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: from_attr(v) for k, v in (item or {}).items()}
+
+
+def get_item(key: dict[str, Any]) -> dict[str, Any]:
+    response = client("dynamodb").get_item(TableName=_table(), Key=key, ConsistentRead=True)
+    return from_item(response.get("Item"))
+
+
+def conditional_update(
+    key: dict[str, Any],
+    update: str,
+    condition: str | None,
+    names: dict[str, str],
+    values: dict[str, Any],
+) -> dict[str, Any] | None:
+    """Apply an update only if the condition holds; None when it does not (the caller explains why)."""
+    params: dict[str, Any] = {
+        "TableName": _table(),
+        "Key": key,
+        "UpdateExpression": update,
+        "ExpressionAttributeNames": names,
+        "ReturnValues": "ALL_NEW",
+    }
+    if values:
+        params["ExpressionAttributeValues"] = {k: to_attr(v) for k, v in values.items()}
+    if condition:
+        params["ConditionExpression"] = condition
+    try:
+        response = client("dynamodb").update_item(**params)
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return None
+        raise
+    return from_item(response.get("Attributes"))
+
+
+def set_fields(key: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """SET top-level fields (and map entries given as 'a.b' paths) unconditionally."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    assignments = []
+    for index, (path, value) in enumerate(fields.items()):
+        parts = []
+        for depth, part in enumerate(path.split(".")):
+            names[f"#f{index}_{depth}"] = part
+            parts.append(f"#f{index}_{depth}")
+        values[f":v{index}"] = value
+        assignments.append(f"{'.'.join(parts)} = :v{index}")
+    result = conditional_update(key, "SET " + ", ".join(assignments), None, names, values)
+    assert result is not None
+    return result
+
+
+def put_if_absent(key: dict[str, Any], fields: dict[str, Any]) -> bool:
+    """Create an item once; False if it already existed."""
+    item = {**key, **{k: to_attr(v) for k, v in fields.items()}}
+    try:
+        client("dynamodb").put_item(
+            TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(pk)"
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def remember_event(event_id: str, ttl_days: int = 30) -> bool:
+    """True the first time an event id is seen, False for a duplicate delivery."""
+    return put_if_absent(
+        {"pk": {"S": f"EVENT#{event_id}"}, "sk": {"S": "EVENT"}},
+        {"ttl": int(time.time()) + ttl_days * 86_400},
+    )
+
+
+def query_runs(plan: str, limit: int = 20) -> list[dict[str, Any]]:
+    response = client("dynamodb").query(
+        TableName=_table(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
+        ExpressionAttributeValues={":pk": {"S": f"PLAN#{plan}"}, ":run": {"S": "RUN#"}},
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return [from_item(item) for item in response.get("Items", [])]

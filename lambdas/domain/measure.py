@@ -1,0 +1,44 @@
+"""Achieved RTO and RPO of a run, from the timeline in its run record.
+
+RPO: trigger time minus the point-in-time snapshot the server was launched from (data lost).
+RTO: trigger time to the moment the server passed its health check (time to recover).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def measurements(record: dict[str, Any], rto_target_minutes: int, rpo_target_minutes: int) -> dict[str, Any]:
+    trigger = parse_time(record.get("startedAt"))
+    per_server: dict[str, dict[str, float | None]] = {}
+    for source_server_id, server in (record.get("servers") or {}).items():
+        snapshot = parse_time(server.get("snapshotAt"))
+        healthy = parse_time(server.get("healthyAt"))
+        per_server[source_server_id] = {
+            "rpo_seconds": (trigger - snapshot).total_seconds() if trigger and snapshot else None,
+            "rto_seconds": (healthy - trigger).total_seconds() if trigger and healthy else None,
+        }
+    rpos = [v["rpo_seconds"] for v in per_server.values() if v["rpo_seconds"] is not None]
+    rtos = [v["rto_seconds"] for v in per_server.values() if v["rto_seconds"] is not None]
+    rpo = max(rpos) if rpos else None
+    rto = max(rtos) if rtos and len(rtos) == len(per_server) else None
+    return {
+        "rpo_seconds": rpo,
+        "rto_seconds": rto,
+        "rpo_target_seconds": rpo_target_minutes * 60,
+        "rto_target_seconds": rto_target_minutes * 60,
+        "rpo_met": rpo is not None and rpo <= rpo_target_minutes * 60,
+        "rto_met": rto is not None and rto <= rto_target_minutes * 60,
+        "servers": per_server,
+    }

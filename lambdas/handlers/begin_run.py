@@ -1,0 +1,133 @@
+"""First task of every workflow: validate the input, take the plan's lock, open the run record.
+
+Refusals (bad input, wrong lifecycle state, another execution running, a duplicate trigger event)
+raise before anything changes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from lambdas.adapters import notify, state_store
+from lambdas.domain import lifecycle
+from lambdas.errors import InvalidInput, Refused
+from lambdas.handlers.common import RunContext, TaskInput, iso, load_plan, logger, now, task
+from lambdas.inputs import StartRequest, Workflow, parse_start_request
+
+
+class BeginInput(TaskInput):
+    workflow: Workflow
+    input: dict[str, Any]
+    execution_arn: str
+    execution_name: str
+    started_at: datetime
+
+
+def _check_trigger(request: StartRequest, workflow: str, execution_arn: str) -> None:
+    plan = load_plan(request.plan)
+    if request.trigger == "alarm":
+        if workflow != "recovery":
+            raise InvalidInput(f"trigger: an alarm can only start recovery, not {workflow}")
+        if not plan.triggers.automatic_failover:
+            raise Refused(
+                f"plan {plan.name} has triggers.automatic_failover off: alarm {request.alarm_name or '?'} "
+                "was recorded, start recovery by hand if a failover is wanted"
+            )
+    if request.trigger == "schedule" and workflow != "drill":
+        raise InvalidInput(f"trigger: a schedule can only start a drill, not {workflow}")
+    if request.event_id:
+        first = state_store.put_if_absent(
+            {"pk": {"S": f"EVENT#{request.event_id}"}, "sk": {"S": "EVENT"}},
+            {"executionArn": execution_arn, "ttl": int(now().timestamp()) + 30 * 86_400},
+        )
+        if not first:
+            seen = state_store.get_item({"pk": {"S": f"EVENT#{request.event_id}"}, "sk": {"S": "EVENT"}})
+            if seen.get("executionArn") != execution_arn:
+                raise Refused(
+                    f"event {request.event_id} was already handled by {seen.get('executionArn')}; "
+                    "a duplicate delivery does not start a second run"
+                )
+
+
+def _take_lock(request: StartRequest, workflow: str, execution_arn: str) -> None:
+    condition, values = lifecycle.lock_condition(workflow)
+    taken = state_store.conditional_update(
+        state_store.plan_key(request.plan),
+        "SET #active = :execution, #activeWorkflow = :workflow, #lockedAt = :now, "
+        "#lifecycle = if_not_exists(#lifecycle, :normal)",
+        condition,
+        {
+            "#active": "activeExecution",
+            "#activeWorkflow": "activeWorkflow",
+            "#lockedAt": "lockedAt",
+            "#lifecycle": "lifecycle",
+            **({"#incomplete": "incomplete"} if ":true" in values else {}),
+        },
+        {
+            **values,
+            ":execution": execution_arn,
+            ":workflow": workflow,
+            ":now": iso(now()),
+            ":normal": lifecycle.NORMAL,
+        },
+    )
+    if taken is None:
+        state = state_store.get_item(state_store.plan_key(request.plan))
+        raise Refused(lifecycle.refusal_reason(workflow, request.plan, state, execution_arn))
+
+
+@task(BeginInput)
+def handler(event: BeginInput) -> dict[str, Any]:
+    request = parse_start_request(event.input)
+    plan = load_plan(request.plan)
+    _check_trigger(request, event.workflow, event.execution_arn)
+    _take_lock(request, event.workflow, event.execution_arn)
+
+    started = iso(event.started_at)
+    run = RunContext(
+        plan=plan.name,
+        workflow=event.workflow,
+        run_id=event.execution_name,
+        execution_arn=event.execution_arn,
+        started_at=event.started_at,
+        run_sk=f"RUN#{started}#{event.execution_name}",
+        trigger=request.trigger,
+        snapshot="latest" if request.snapshot == "latest" else iso(request.snapshot),  # type: ignore[arg-type]
+        is_drill=event.workflow == "drill",
+        poll_seconds=plan.timing.poll_seconds,
+        wave_count=len(plan.waves),
+        approval_required=(
+            event.workflow == "recovery" and request.trigger == "alarm" and plan.approval.required_for_automatic
+        ),
+        approval_timeout_seconds=plan.approval.timeout_minutes * 60,
+        approval_on_timeout=plan.approval.on_timeout,
+    )
+    state_store.put_if_absent(
+        run.record_key(),
+        {
+            "runId": run.run_id,
+            "plan": plan.name,
+            "workflow": event.workflow,
+            "executionArn": event.execution_arn,
+            "status": "RUNNING",
+            "startedAt": started,
+            "trigger": {
+                "kind": request.trigger,
+                "alarmName": request.alarm_name,
+                "eventId": request.event_id,
+                "requestedBy": request.requested_by,
+                "reason": request.reason,
+            },
+            "snapshot": run.snapshot,
+            "servers": {},
+            "waves": {},
+            "errors": [],
+        },
+    )
+    logger.info("run started", extra={"plan": plan.name, "workflow": event.workflow, "trigger": request.trigger})
+    notify.publish(
+        f"[DR] {event.workflow} started for {plan.name}",
+        {"plan": plan.name, "workflow": event.workflow, "execution": event.execution_arn, "trigger": request.trigger},
+    )
+    return run.model_dump(mode="json")

@@ -1,0 +1,61 @@
+"""Read a wave's launch progress from its DRS jobs; record each server's launch as it happens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from lambdas.adapters import drs
+from lambdas.domain.measure import parse_time
+from lambdas.domain.waves import wave_of, wave_progress
+from lambdas.errors import LaunchFailed
+from lambdas.handlers.common import RunTask, iso, now, task
+
+
+class CheckWaveInput(RunTask):
+    wave: int
+    job_ids: list[str]
+    requested_at: str
+
+
+@task(CheckWaveInput)
+def handler(event: CheckWaveInput) -> dict[str, Any]:
+    run = event.run
+    plan = run.load_plan()
+    wave = wave_of(plan, event.wave)
+    progress = wave_progress(wave, drs.jobs(event.job_ids))
+    record = run.record().get("servers", {})
+    seen = iso(now())
+    fields: dict[str, Any] = {}
+    new_ids = [sid for sid in progress.launched if not record.get(sid, {}).get("recoveryInstanceId")]
+    if new_ids:
+        instances = {ri["sourceServerID"]: ri for ri in drs.recovery_instances(new_ids)}
+        for sid in new_ids:
+            instance = instances.get(sid, {})
+            fields[f"servers.{sid}.recoveryInstanceId"] = progress.launched[sid]
+            fields[f"servers.{sid}.ec2InstanceId"] = instance.get("ec2InstanceID")
+            fields[f"servers.{sid}.snapshotAt"] = instance.get("pointInTimeSnapshotDateTime")
+            fields[f"servers.{sid}.launchedAt"] = seen
+    for sid in progress.failed:
+        if not record.get(sid, {}).get("launchFailed"):
+            fields[f"servers.{sid}.launchFailed"] = True
+    if fields:
+        run.update_record(fields)
+
+    requested = parse_time(event.requested_at) or run.started_at
+    timed_out = now() - requested > timedelta(minutes=plan.timing.launch_timeout_minutes)
+    if progress.status == "FAILED":
+        names = [plan.server_by_source_id(sid).name for sid in progress.critical_failed]
+        raise LaunchFailed(f"wave {wave.name}: critical servers failed to launch: {', '.join(names)}")
+    if progress.status == "IN_PROGRESS" and timed_out:
+        names = [plan.server_by_source_id(sid).name for sid in progress.pending]
+        raise LaunchFailed(
+            f"wave {wave.name}: not launched within timing.launch_timeout_minutes "
+            f"({plan.timing.launch_timeout_minutes}): {', '.join(names[:20])}"
+        )
+    return {
+        "status": progress.status,
+        "launched": len(progress.launched),
+        "failed": len(progress.failed),
+        "pending": len(progress.pending),
+    }

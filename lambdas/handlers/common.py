@@ -1,0 +1,96 @@
+"""What every task handler shares: logging, input parsing, and the run context passed between tasks."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from lambdas.adapters import state_store
+from lambdas.errors import InvalidInput
+from lambdas.plan import Plan, describe_validation_error, plan_catalog
+
+logger = Logger(service="dr-orchestrator")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class TaskInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunContext(TaskInput):
+    """Made by begin_run, handed to every later task of the execution."""
+
+    plan: str
+    workflow: str
+    run_id: str
+    execution_arn: str
+    started_at: datetime
+    run_sk: str
+    trigger: str
+    snapshot: str
+    is_drill: bool
+    poll_seconds: int
+    wave_count: int
+    approval_required: bool
+    approval_timeout_seconds: int
+    approval_on_timeout: str
+
+    def load_plan(self) -> Plan:
+        return load_plan(self.plan)
+
+    def record_key(self) -> dict[str, Any]:
+        return state_store.run_key(self.plan, self.run_sk)
+
+    def record(self) -> dict[str, Any]:
+        return state_store.get_item(self.record_key())
+
+    def update_record(self, fields: dict[str, Any]) -> None:
+        state_store.set_fields(self.record_key(), fields)
+
+
+class RunTask(TaskInput):
+    run: RunContext
+
+
+def load_plan(name: str) -> Plan:
+    catalog = plan_catalog()
+    if name not in catalog:
+        raise InvalidInput(f"plan: unknown plan '{name}'; this stack has: {', '.join(sorted(catalog))}")
+    return catalog[name]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def task(model: type[M]) -> Callable[[Callable[[M], dict[str, Any]]], Callable[[dict[str, Any], Any], dict[str, Any]]]:
+    """Turn `fn(parsed_input) -> dict` into a Lambda handler with structured logging."""
+
+    def decorate(fn: Callable[[M], dict[str, Any]]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        @functools.wraps(fn)
+        @logger.inject_lambda_context(log_event=False, clear_state=True)
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            try:
+                parsed = model.model_validate(event)
+            except ValidationError as exc:
+                raise InvalidInput(f"{fn.__module__.rsplit('.', 1)[-1]} input: {describe_validation_error(exc)}") from None
+            run = getattr(parsed, "run", None)
+            if isinstance(run, RunContext):
+                logger.append_keys(plan=run.plan, workflow=run.workflow, run_id=run.run_id)
+            result = fn(parsed)
+            logger.info("task done", extra={"result": result})
+            return result
+
+        return handler
+
+    return decorate

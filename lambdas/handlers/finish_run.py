@@ -1,0 +1,114 @@
+"""Last task of every workflow, on success and on failure: settle the lifecycle state, release the
+plan's lock, close the run record with measured RTO/RPO, and notify."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from lambdas.adapters import notify, state_store
+from lambdas.domain import lifecycle
+from lambdas.domain.measure import measurements
+from lambdas.handlers.common import RunTask, iso, logger, now, task
+
+
+class FinishInput(RunTask):
+    outcome: Literal["succeeded", "failed"]
+    error: dict[str, Any] | None = None
+
+
+def error_message(error: dict[str, Any] | None) -> dict[str, str] | None:
+    """Step Functions hands over {"Error", "Cause"}; a Lambda's Cause is JSON with its errorMessage."""
+    if not error:
+        return None
+    cause = str(error.get("Cause", ""))
+    try:
+        parsed = json.loads(cause)
+        if isinstance(parsed, dict):
+            cause = str(parsed.get("errorMessage", cause))
+    except json.JSONDecodeError:
+        pass
+    return {"error": str(error.get("Error", "Unknown")), "message": cause[:2000]}
+
+
+def changed_production(record: dict[str, Any]) -> bool:
+    fenced = any(v.get("fenced") for v in (record.get("fencing") or {}).values())
+    launched = any(s.get("recoveryInstanceId") for s in (record.get("servers") or {}).values())
+    return fenced or launched
+
+
+@task(FinishInput)
+def handler(event: FinishInput) -> dict[str, Any]:
+    run = event.run
+    plan = run.load_plan()
+    record = run.record()
+    succeeded = event.outcome == "succeeded"
+    failure = error_message(event.error)
+    new_state, incomplete = lifecycle.lifecycle_after(
+        run.workflow, succeeded, run.workflow == "recovery" and changed_production(record)
+    )
+    ended = iso(now())
+    measured = measurements(record, plan.targets.rto_minutes, plan.targets.rpo_minutes)
+
+    extra_set = ""
+    values: dict[str, Any] = {
+        ":execution": run.execution_arn,
+        ":lifecycle": new_state,
+        ":incomplete": incomplete,
+        ":now": ended,
+    }
+    if run.is_drill:
+        extra_set = ", #lastDrill = :drill"
+        values[":drill"] = {
+            "at": ended,
+            "result": "SUCCEEDED" if succeeded else "FAILED",
+            "executionArn": run.execution_arn,
+            "rtoSeconds": measured["rto_seconds"],
+            "rpoSeconds": measured["rpo_seconds"],
+        }
+    released = state_store.conditional_update(
+        state_store.plan_key(run.plan),
+        "SET #lifecycle = :lifecycle, #incomplete = :incomplete, #lastExecution = :execution, "
+        "#updatedAt = :now" + extra_set + " REMOVE #active, #activeWorkflow, #lockedAt, #pendingApproval",
+        "#active = :execution",
+        {
+            "#lifecycle": "lifecycle",
+            "#incomplete": "incomplete",
+            "#lastExecution": "lastExecution",
+            "#updatedAt": "updatedAt",
+            "#active": "activeExecution",
+            "#activeWorkflow": "activeWorkflow",
+            "#lockedAt": "lockedAt",
+            "#pendingApproval": "pendingApproval",
+            **({"#lastDrill": "lastDrill"} if run.is_drill else {}),
+        },
+        values,
+    )
+    if released is None:
+        state = state_store.get_item(state_store.plan_key(run.plan))
+        if state.get("lastExecution") != run.execution_arn:
+            logger.warning("lock no longer held by this execution; lifecycle left unchanged")
+        new_state = state.get("lifecycle", new_state)
+
+    status = "SUCCEEDED" if succeeded else "FAILED"
+    run.update_record(
+        {
+            "status": status,
+            "endedAt": ended,
+            "lifecycleAfter": new_state,
+            "measurements": measured,
+            **({"failure": failure} if failure else {}),
+        }
+    )
+    summary = {
+        "plan": run.plan,
+        "workflow": run.workflow,
+        "status": status,
+        "lifecycle": new_state,
+        "incomplete": incomplete,
+        "rto_seconds": measured["rto_seconds"],
+        "rpo_seconds": measured["rpo_seconds"],
+        "failure": failure,
+    }
+    notify.publish(f"[DR] {run.workflow} {status.lower()} for {run.plan}", {**summary, "execution": run.execution_arn})
+    return summary

@@ -1,0 +1,335 @@
+"""The embedded local cloud: moto (with real ASL execution) for AWS, the DRS emulator, the Azure
+emulator, and the synthesized stack created in them, so the unchanged handlers and the deployed state
+machine definitions run end to end on this machine."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.core.config import default_user_config
+from moto.events.models import Rule
+from moto.events.utils import EventTemplateParser
+from moto.server import ThreadedMotoServer
+
+from lambdas.adapters.aws import reset_clients
+from lambdas.plan import Plan
+from localcloud import timescale
+from localcloud.azure import AzureEmulator, AzureTiming
+from localcloud.drs import DrsEmulator, DrsTiming
+from localcloud.lambda_bridge import LambdaBridge
+from localcloud.template import ACCOUNT_ID, Template
+
+REGION = "us-east-1"
+WORKFLOW_BY_LOGICAL_PREFIX = {
+    "Workflowsdrill": "drill",
+    "Workflowsrecovery": "recovery",
+    "Workflowsfailback": "failback",
+    "Workflowsreturntonormal": "return_to_normal",
+}
+
+
+@dataclass
+class LocalCloudSettings:
+    time_scale: float = 60.0
+    drs_timing: DrsTiming = field(default_factory=DrsTiming)
+    azure_timing: AzureTiming = field(default_factory=AzureTiming)
+
+
+class LocalCloud:
+    """Start with `with LocalCloud(template) as cloud:`; see start() for what it sets up."""
+
+    def __init__(self, template_path: Path, settings: LocalCloudSettings | None = None) -> None:
+        self.settings = settings or LocalCloudSettings()
+        self.template = Template(template_path, REGION)
+        self.bridge = LambdaBridge()
+        self.state_machines: dict[str, str] = {}
+        self.functions: dict[str, str] = {}  # handler path -> function name
+        self.schedules: dict[str, dict[str, Any]] = {}
+        self.env: dict[str, str] = {}
+        self._saved_env: dict[str, str | None] = {}
+        self._moto: ThreadedMotoServer | None = None
+        self.drs: DrsEmulator
+        self.azure: AzureEmulator
+        self._original_send: Any = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        port = self._moto._server.server_port  # type: ignore[union-attr]
+        moto_url = f"http://127.0.0.1:{port}"
+        default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+        self._set_env(
+            {
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - the local cloud's fixed dummy key
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_ENDPOINT_URL": moto_url,
+                "MOTO_PORT": str(port),
+            }
+        )
+        self.drs = DrsEmulator(
+            ec2_endpoint_url=moto_url,
+            region=REGION,
+            timing=self.settings.drs_timing,
+            event_sink=self._put_drs_event,
+            failback_client_probe=lambda rid: self.azure.failback_client_running(rid),
+        )
+        self.azure = AzureEmulator(timing=self.settings.azure_timing)
+        self.drs.start()
+        self.azure.start()
+        self._set_env({"AWS_ENDPOINT_URL_DRS": self.drs.url, "REQUESTS_CA_BUNDLE": self.azure.ca_bundle_path})
+        reset_clients()
+        timescale.install(self.settings.time_scale)
+        self.bridge.install()
+        self._install_event_routing()
+        self._deploy()
+
+    def stop(self) -> None:
+        self.bridge.uninstall()
+        timescale.uninstall()
+        if self._original_send is not None:
+            Rule.send_to_targets = self._original_send  # type: ignore[method-assign]
+            self._original_send = None
+        for component in ("drs", "azure"):
+            if hasattr(self, component):
+                getattr(self, component).stop()
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+        reset_clients()
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+            self.env[name] = value
+
+    def client(self, service: str) -> Any:
+        return boto3.session.Session().client(service, region_name=REGION)
+
+    # -- deploying the synthesized template ------------------------------------------------------
+
+    def _deploy(self) -> None:
+        t = self.template
+        for logical, resource in t.of_type("AWS::KMS::Key").items():
+            key = self.client("kms").create_key(Description=logical)["KeyMetadata"]
+            t.refs[logical] = key["KeyId"]
+            t.attributes[(logical, "Arn")] = key["Arn"]
+        for logical, resource in t.of_type("AWS::DynamoDB::Table").items():
+            props = resource["Properties"]
+            self.client("dynamodb").create_table(
+                TableName=logical,
+                KeySchema=props["KeySchema"],
+                AttributeDefinitions=props["AttributeDefinitions"],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            t.refs[logical] = logical
+            t.attributes[(logical, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{logical}"
+        for logical in t.of_type("AWS::SNS::Topic"):
+            arn = self.client("sns").create_topic(Name=logical)["TopicArn"]
+            t.refs[logical] = arn
+            t.attributes[(logical, "TopicArn")] = arn
+        for logical in t.of_type("AWS::SecretsManager::Secret"):
+            arn = self.client("secretsmanager").create_secret(Name=logical, SecretString="{}")["ARN"]
+            t.refs[logical] = arn
+        for logical in t.of_type("AWS::IAM::Role"):
+            arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{logical}"
+            self.client("iam").create_role(RoleName=logical, AssumeRolePolicyDocument="{}")
+            t.refs[logical] = logical
+            t.attributes[(logical, "Arn")] = arn
+        self._deploy_functions()
+        self._deploy_state_machines()
+        self._deploy_rules()
+        for logical, resource in t.of_type("AWS::Scheduler::Schedule").items():
+            self.schedules[logical] = t.resolve(resource["Properties"])
+
+    def _deploy_functions(self) -> None:
+        t = self.template
+        env: dict[str, str] = {}
+        core_root: Path | None = None
+        for logical, resource in t.of_type("AWS::Lambda::Function").items():
+            props = resource["Properties"]
+            variables = t.resolve(props.get("Environment", {}).get("Variables", {}))
+            # Handlers run in this one process, so every function must agree on each variable it sets.
+            for name, value in variables.items():
+                if env.setdefault(name, value) != value:
+                    raise RuntimeError(f"functions disagree on environment variable {name}")
+            self.client("lambda").create_function(
+                FunctionName=logical,
+                Runtime="python3.12",
+                Role=t.attributes[(props["Role"]["Fn::GetAtt"][0], "Arn")],
+                Handler=props["Handler"],
+                Code={"ZipFile": _EMPTY_ZIP},
+                Timeout=int(props.get("Timeout", 60)),
+                MemorySize=int(props.get("MemorySize", 256)),
+                Environment={"Variables": variables},
+            )
+            t.refs[logical] = logical
+            t.attributes[(logical, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical}"
+            self.functions[props["Handler"]] = logical
+            # Every code asset carries the same plan catalog; any one serves as the task root.
+            core_root = core_root or t.asset_dir(logical)
+        assert core_root is not None
+        # Lambda unpacks the code asset (handlers, dependencies, the plan catalog) at LAMBDA_TASK_ROOT.
+        self._set_env({**env, "LAMBDA_TASK_ROOT": str(core_root)})
+
+    def _deploy_state_machines(self) -> None:
+        t = self.template
+        for logical, resource in t.of_type("AWS::StepFunctions::StateMachine").items():
+            props = resource["Properties"]
+            definition = t.resolve(props["DefinitionString"])
+            workflow = next(w for prefix, w in WORKFLOW_BY_LOGICAL_PREFIX.items() if logical.startswith(prefix))
+            arn = self.client("stepfunctions").create_state_machine(
+                name=f"dr-{workflow.replace('_', '-')}",
+                definition=definition,
+                roleArn=t.attributes[(props["RoleArn"]["Fn::GetAtt"][0], "Arn")],
+            )["stateMachineArn"]
+            t.refs[logical] = arn
+            self.state_machines[workflow] = arn
+
+    def _deploy_rules(self) -> None:
+        t = self.template
+        events = self.client("events")
+        for logical, resource in t.of_type("AWS::Events::Rule").items():
+            props = t.resolve(resource["Properties"])
+            events.put_rule(Name=logical, EventPattern=json.dumps(props["EventPattern"]), State="ENABLED")
+            targets = []
+            for target in props.get("Targets", []):
+                entry = {"Id": target["Id"], "Arn": target["Arn"]}
+                for key in ("Input", "InputPath", "InputTransformer", "RoleArn"):
+                    if key in target:
+                        entry[key] = target[key]
+                targets.append(entry)
+            events.put_targets(Rule=logical, Targets=targets)
+
+    # -- EventBridge -> Step Functions -----------------------------------------------------------
+
+    def _install_event_routing(self) -> None:
+        """moto's EventBridge delivers to SQS and logs only; deliver matched events to state machines
+        (and Lambda functions) the way the real service does, with the target's input transformation."""
+        if self._original_send is not None:
+            return
+        original = Rule.send_to_targets
+        self._original_send = original
+        cloud = self
+
+        def send_to_targets(rule: Rule, event: Any, transform_input: bool = True) -> None:
+            if not rule.event_pattern.matches_event(event):
+                return
+            ours = [t for t in rule.targets if ":states:" in t["Arn"] or ":lambda:" in t["Arn"]]
+            for target in ours:
+                threading.Thread(target=cloud._deliver, args=(target, copy.deepcopy(event)), daemon=True).start()
+            rest = [t for t in rule.targets if t not in ours]
+            if rest:
+                clone = copy.copy(rule)
+                clone.targets = rest
+                original(clone, event, transform_input)
+
+        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+    def _deliver(self, target: dict[str, Any], event: dict[str, Any]) -> None:
+        if "Input" in target:
+            payload: Any = json.loads(target["Input"])
+        elif "InputTransformer" in target:
+            transformer = target["InputTransformer"]
+            payload = EventTemplateParser.parse(
+                input_template=transformer.get("InputTemplate"),
+                input_paths_map=transformer.get("InputPathsMap", {}),
+                event=event,
+            )
+        else:
+            payload = event
+        body = payload if isinstance(payload, str) else json.dumps(payload)
+        if ":states:" in target["Arn"]:
+            self.client("stepfunctions").start_execution(stateMachineArn=target["Arn"], input=body)
+        else:
+            self.client("lambda").invoke(FunctionName=target["Arn"], Payload=body.encode())
+
+    def _put_drs_event(self, event: dict[str, Any]) -> None:
+        self.client("events").put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Resources": event.get("resources", []),
+                }
+            ]
+        )
+
+    # -- operating it ----------------------------------------------------------------------------
+
+    def start_workflow(self, workflow: str, document: dict[str, Any], name: str | None = None) -> str:
+        params: dict[str, Any] = {"stateMachineArn": self.state_machines[workflow], "input": json.dumps(document)}
+        if name:
+            params["name"] = name
+        arn: str = self.client("stepfunctions").start_execution(**params)["executionArn"]
+        return arn
+
+    def wait(self, execution_arn: str, timeout: float = 120.0) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_arn} still running after {timeout:.0f}s")
+            time.sleep(0.1)
+
+    def run(self, workflow: str, document: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
+        return self.wait(self.start_workflow(workflow, document), timeout)
+
+    def put_alarm_event(self, alarm_name: str, state: str, event_id: str | None = None) -> None:
+        """What CloudWatch sends to EventBridge when an alarm changes state."""
+        detail = {
+            "alarmName": alarm_name,
+            "state": {"value": state, "reason": "local cloud", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            "previousState": {"value": "OK" if state == "ALARM" else "ALARM"},
+        }
+        self.client("events").put_events(
+            Entries=[
+                {
+                    "Source": "aws.cloudwatch",
+                    "DetailType": "CloudWatch Alarm State Change",
+                    "Detail": json.dumps(detail),
+                    "Resources": [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{alarm_name}"],
+                }
+            ]
+        )
+
+    def function_name(self, handler: str) -> str:
+        return self.functions[handler]
+
+    def seed(self, plans: list[Plan]) -> None:
+        from localcloud.seed import seed_plans
+
+        seed_plans(self, plans)
+
+
+# A valid, empty zip archive: moto requires code, the bridge runs the handler from this checkout.
+_EMPTY_ZIP = b"PK\x05\x06" + b"\x00" * 18

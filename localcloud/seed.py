@@ -1,0 +1,91 @@
+"""Seed the local cloud with what a plan expects to exist: DRS source servers replicating, the Azure
+source VMs and failback-client image, the Route 53 zone and record, and the Azure credential secret."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from moto.route53.models import HostedZoneIdentifier
+from moto.utilities.id_generator import moto_id_manager
+
+from lambdas.adapters.azure_compute import VmRef
+from lambdas.plan import Plan
+from localcloud.template import ACCOUNT_ID
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+
+DISKS_GIB = {"db": [64, 256], "default": [64, 128]}
+
+
+def seed_plans(cloud: LocalCloud, plans: list[Plan]) -> None:
+    for plan in plans:
+        _seed_plan(cloud, plan)
+    _seed_secret(cloud)
+
+
+def _seed_plan(cloud: LocalCloud, plan: Plan) -> None:
+    cloud.azure.subscription_id = plan.azure.subscription_id
+    for server in plan.servers():
+        disks = DISKS_GIB["db"] if "db" in server.name else DISKS_GIB["default"]
+        ref = VmRef.parse(server.azure_vm_id)
+        cloud.azure.seed_vm(resource_group=ref.resource_group, name=ref.name, os_disk_gb=disks[0],
+                            data_disks_gb=disks[1:], power_state="running")
+        cloud.drs.seed_source_server(
+            hostname=server.name,
+            disks_gib=disks,
+            azure_vm_id=server.azure_vm_id,
+            replication_state="CONTINUOUS",
+            lag_seconds=2,
+            source_server_id=server.source_server_id,
+        )
+    image = plan.azure.failback.image_id.strip("/").split("/")
+    cloud.azure.seed_image(resource_group=image[3], name=image[-1])
+    if plan.traffic is not None:
+        _seed_zone(cloud, plan)
+
+
+def _seed_zone(cloud: LocalCloud, plan: Plan) -> None:
+    traffic = plan.traffic
+    assert traffic is not None
+    zone_name = traffic.record_name.rstrip(".").split(".", 1)[1] + "."
+    route53 = cloud.client("route53")
+    existing = [z for z in route53.list_hosted_zones()["HostedZones"] if z["Id"].endswith(traffic.hosted_zone_id)]
+    if not existing:
+        # The plan names the zone by id (its IAM grant is scoped to it), so the local zone gets that id.
+        moto_id_manager.set_custom_id(HostedZoneIdentifier(ACCOUNT_ID, zone_name, None), traffic.hosted_zone_id)
+        route53.create_hosted_zone(Name=zone_name, CallerReference=f"local-{plan.name}")
+    route53.change_resource_record_sets(
+        HostedZoneId=traffic.hosted_zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": traffic.record_name,
+                        "Type": traffic.record_type,
+                        "TTL": traffic.ttl_seconds,
+                        "ResourceRecords": [{"Value": traffic.azure_value}],
+                    },
+                }
+            ]
+        },
+    )
+
+
+def _seed_secret(cloud: LocalCloud) -> None:
+    """The same secret document an operator stores after deploy, pointing at the local Azure endpoints."""
+    secret_arn = cloud.env["AZURE_SECRET_ARN"]
+    cloud.client("secretsmanager").put_secret_value(
+        SecretId=secret_arn,
+        SecretString=json.dumps(
+            {
+                "tenant_id": cloud.azure.tenant_id,
+                "client_id": cloud.azure.client_id,
+                "client_secret": cloud.azure.client_secret,
+                "authority_host": cloud.azure.authority,
+                "resource_manager": cloud.azure.resource_manager_url,
+            }
+        ),
+    )

@@ -1,0 +1,190 @@
+"""Building blocks shared by the four workflows: Lambda tasks with explicit retry, poll loops, the
+begin/finish frame around every workflow."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+# Errors worth retrying: our own TransientError (throttling past what the Lambda waited out, 5xx),
+# and the Lambda service's own transient failures.
+TRANSIENT_ERRORS = [
+    "TransientError",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+]
+AZURE_ERRORS = ["AzureUnavailable"]
+
+RUN = "$.run"
+
+
+class Tasks:
+    """Creates the states of one workflow; state ids are unique within it."""
+
+    def __init__(self, scope: Construct, functions: Mapping[str, lambda_.IFunction]) -> None:
+        self.scope = scope
+        self.functions = functions
+
+    def invoke(
+        self,
+        state_id: str,
+        function: str,
+        payload: dict[str, Any],
+        result_path: str | None,
+        *,
+        wait_for_token: bool = False,
+        timeout_path: str | None = None,
+    ) -> tasks.LambdaInvoke:
+        # The plain function-ARN resource returns the handler's result as the task output; a task-token
+        # wait needs the lambda:invoke.waitForTaskToken integration.
+        mode: dict[str, Any] = (
+            {"integration_pattern": sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN}
+            if wait_for_token
+            else {"payload_response_only": True}
+        )
+        task = tasks.LambdaInvoke(
+            self.scope,
+            state_id,
+            lambda_function=self.functions[function],
+            payload=sfn.TaskInput.from_object(payload),
+            retry_on_service_exceptions=False,
+            task_timeout=sfn.Timeout.at(timeout_path) if timeout_path else None,
+            result_path=result_path if result_path is not None else sfn.JsonPath.DISCARD,
+            **mode,
+        )
+        task.add_retry(
+            errors=TRANSIENT_ERRORS,
+            interval=Duration.seconds(2),
+            backoff_rate=2,
+            max_attempts=6,
+            max_delay=Duration.seconds(60),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        task.add_retry(
+            errors=AZURE_ERRORS,
+            interval=Duration.seconds(5),
+            backoff_rate=2,
+            max_attempts=3,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        return task
+
+    def run_task(self, state_id: str, function: str, result_path: str | None, **extra: Any) -> tasks.LambdaInvoke:
+        return self.invoke(state_id, function, {"run": sfn.JsonPath.object_at(RUN), **extra}, result_path)
+
+    def poll_until_done(
+        self, prefix: str, check: tasks.LambdaInvoke, result_path: str, then: sfn.IChainable
+    ) -> sfn.Wait:
+        """Wait -> check -> (status DONE/COMPLETED/PASSED ? then : wait again). Returns the entry state.
+
+        The wait comes from the run context (the plan's timing.poll_seconds)."""
+        wait = sfn.Wait(self.scope, f"{prefix} wait", time=sfn.WaitTime.seconds_path(f"{RUN}.poll_seconds"))
+        done = sfn.Choice(self.scope, f"{prefix} done?")
+        status = f"{result_path}.status"
+        wait.next(check)
+        check.next(
+            done.when(
+                sfn.Condition.or_(
+                    sfn.Condition.string_equals(status, "DONE"),
+                    sfn.Condition.string_equals(status, "COMPLETED"),
+                    sfn.Condition.string_equals(status, "PASSED"),
+                ),
+                then,
+            ).otherwise(wait)
+        )
+        return wait
+
+    def begin(self, workflow: str, fail_refused: sfn.Fail) -> tasks.LambdaInvoke:
+        begin = self.invoke(
+            "Begin",
+            "begin_run",
+            {
+                "workflow": workflow,
+                "input": sfn.JsonPath.object_at("$$.Execution.Input"),
+                "execution_arn": sfn.JsonPath.string_at("$$.Execution.Id"),
+                "execution_name": sfn.JsonPath.string_at("$$.Execution.Name"),
+                "started_at": sfn.JsonPath.string_at("$$.Execution.StartTime"),
+            },
+            RUN,
+        )
+        begin.add_catch(fail_refused, errors=["States.ALL"], result_path="$.error")
+        return begin
+
+    def finish(self) -> tuple[sfn.IChainable, sfn.IChainable]:
+        """(finish after success, finish after failure); the failure path ends in a Fail state that
+        carries the original error."""
+        succeeded = self.run_task("Finish", "finish_run", "$.summary", outcome="succeeded").next(
+            sfn.Succeed(self.scope, "Succeeded")
+        )
+        failed_end = sfn.Fail(
+            self.scope, "Failed", error_path="$.error.Error", cause_path="$.error.Cause"
+        )
+        failed = self.run_task(
+            "Finish after failure", "finish_run", "$.summary", outcome="failed", error=sfn.JsonPath.object_at("$.error")
+        ).next(failed_end)
+        return succeeded, failed
+
+    def catch(self, state: tasks.LambdaInvoke, handler: sfn.IChainable) -> tasks.LambdaInvoke:
+        state.add_catch(handler, errors=["States.ALL"], result_path="$.error")
+        return state
+
+    def wave_loop(self, after: sfn.IChainable, on_error: sfn.IChainable) -> sfn.IChainable:
+        """Launch the plan's waves in order; each wave waits until all its servers launched."""
+        start = sfn.Pass(self.scope, "First wave", result=sfn.Result.from_object({"wave": 0}), result_path="$.cursor")
+        launch = self.catch(
+            self.run_task("Launch wave", "launch_wave", "$.launch", wave=sfn.JsonPath.number_at("$.cursor.wave")),
+            on_error,
+        )
+        check = self.catch(
+            self.run_task(
+                "Check wave",
+                "check_wave",
+                "$.progress",
+                wave=sfn.JsonPath.number_at("$.cursor.wave"),
+                job_ids=sfn.JsonPath.list_at("$.launch.job_ids"),
+                requested_at=sfn.JsonPath.string_at("$.launch.requested_at"),
+            ),
+            on_error,
+        )
+        next_wave = sfn.Pass(
+            self.scope,
+            "Next wave",
+            parameters={"wave": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.cursor.wave"), 1)},
+            result_path="$.cursor",
+        )
+        more = sfn.Choice(self.scope, "More waves?")
+        next_wave.next(
+            more.when(sfn.Condition.number_less_than_json_path("$.cursor.wave", f"{RUN}.wave_count"), launch).otherwise(
+                after
+            )
+        )
+        launch.next(self.poll_until_done("Wave", check, "$.progress", next_wave))
+        return start.next(launch)
+
+    def validate_loop(self, then: sfn.IChainable, on_error: sfn.IChainable) -> sfn.IChainable:
+        first = self.catch(self.run_task("Validate instances", "validate_instances", "$.validation"), on_error)
+        again = self.catch(
+            self.run_task(
+                "Validate instances again",
+                "validate_instances",
+                "$.validation",
+                first_checked_at=sfn.JsonPath.string_at("$.validation.first_checked_at"),
+            ),
+            on_error,
+        )
+        passed = sfn.Choice(self.scope, "Validation passed?")
+        first.next(
+            passed.when(sfn.Condition.string_equals("$.validation.status", "PASSED"), then).otherwise(
+                self.poll_until_done("Validation", again, "$.validation", then)
+            )
+        )
+        return first

@@ -1,0 +1,107 @@
+"""The four DR workflows as Step Functions definitions (see README, 'Workflows')."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_stepfunctions as sfn
+
+from statemachines.tasks import RUN, Tasks
+
+
+def drill(t: Tasks) -> sfn.IChainable:
+    """Preflight, launch drill instances wave by wave, validate, ALWAYS terminate them, report."""
+    finish_ok, finish_failed = t.finish()
+    after_cleanup = sfn.Choice(t.scope, "Drill failed?")
+    after_cleanup.when(sfn.Condition.is_present("$.error"), finish_failed).otherwise(finish_ok)
+
+    cleanup = t.run_task("Terminate drill instances", "cleanup_drill", "$.cleanup")
+    check_cleanup = t.run_task("Check termination", "check_cleanup", "$.cleanup")
+    # A failed cleanup still ends the run (with the error recorded), never silently.
+    cleanup_failed = t.run_task(
+        "Finish after cleanup failure",
+        "finish_run",
+        "$.summary",
+        outcome="failed",
+        error=sfn.JsonPath.object_at("$.cleanupError"),
+    ).next(sfn.Fail(t.scope, "Cleanup failed", error="CleanupIncomplete", cause_path="$.cleanupError.Cause"))
+    cleanup.add_catch(cleanup_failed, errors=["States.ALL"], result_path="$.cleanupError")
+    check_cleanup.add_catch(cleanup_failed, errors=["States.ALL"], result_path="$.cleanupError")
+    cleanup.next(t.poll_until_done("Cleanup", check_cleanup, "$.cleanup", after_cleanup))
+
+    validate = t.validate_loop(then=cleanup, on_error=cleanup)
+    waves = t.wave_loop(after=validate, on_error=cleanup)
+    preflight = t.catch(t.run_task("Preflight", "preflight", "$.preflight"), finish_failed)
+    return t.begin("drill", _refused(t)).next(preflight).next(waves)
+
+
+def recovery(t: Tasks) -> sfn.IChainable:
+    """Preflight, approval (automatic starts), fence Azure, launch waves, validate, switch traffic."""
+    finish_ok, finish_failed = t.finish()
+    switch = t.catch(t.run_task("Switch traffic to AWS", "switch_traffic", "$.traffic", to="aws"), finish_failed)
+    switch.next(finish_ok)
+    validate = t.validate_loop(then=switch, on_error=finish_failed)
+    waves = t.wave_loop(after=validate, on_error=finish_failed)
+    fence = t.catch(t.run_task("Fence Azure source", "fence_source", "$.fencing"), finish_failed)
+    fence.next(waves)
+
+    approval = t.invoke(
+        "Wait for approval",
+        "request_approval",
+        {"run": sfn.JsonPath.object_at(RUN), "task_token": sfn.JsonPath.task_token},
+        "$.approval",
+        wait_for_token=True,
+        timeout_path=f"{RUN}.approval_timeout_seconds",
+    )
+    on_timeout = sfn.Choice(t.scope, "Proceed without approval?")
+    on_timeout.when(sfn.Condition.string_equals(f"{RUN}.approval_on_timeout", "proceed"), fence).otherwise(
+        finish_failed
+    )
+    approval.add_catch(on_timeout, errors=["States.Timeout"], result_path="$.error")
+    t.catch(approval, finish_failed)
+    approval.next(fence)
+
+    needs_approval = sfn.Choice(t.scope, "Approval needed?")
+    needs_approval.when(sfn.Condition.boolean_equals(f"{RUN}.approval_required", True), approval).otherwise(fence)
+    preflight = t.catch(t.run_task("Preflight", "preflight", "$.preflight"), finish_failed)
+    return t.begin("recovery", _refused(t)).next(preflight).next(needs_approval)
+
+
+def failback(t: Tasks) -> sfn.IChainable:
+    """Failback-client VMs in Azure, wait READY_FOR_LAUNCH, launch failback, wait COMPLETED, start the
+    Azure VMs, switch traffic back."""
+    finish_ok, finish_failed = t.finish()
+    switch = t.catch(t.run_task("Switch traffic to Azure", "switch_traffic", "$.traffic", to="azure"), finish_failed)
+    switch.next(finish_ok)
+    start_vms = t.catch(t.run_task("Start Azure VMs", "start_azure_vms", "$.started"), finish_failed)
+    start_vms.next(switch)
+    check_done = t.catch(
+        t.run_task("Check failback completed", "check_failback", "$.failback", want="COMPLETED"), finish_failed
+    )
+    launch = t.catch(t.run_task("Start failback launch", "launch_failback", "$.launch"), finish_failed)
+    launch.next(t.poll_until_done("Failback launch", check_done, "$.failback", start_vms))
+    check_ready = t.catch(
+        t.run_task("Check ready for launch", "check_failback", "$.failback", want="READY_FOR_LAUNCH"), finish_failed
+    )
+    prepare = t.catch(t.run_task("Create failback clients", "prepare_failback", "$.prepare"), finish_failed)
+    prepare.next(t.poll_until_done("Failback replication", check_ready, "$.failback", launch))
+    return t.begin("failback", _refused(t)).next(prepare)
+
+
+def return_to_normal(t: Tasks) -> sfn.IChainable:
+    """Stop failback, restart replication Azure -> AWS, terminate recovery instances, wait CONTINUOUS."""
+    finish_ok, finish_failed = t.finish()
+    check = t.catch(t.run_task("Check replication", "check_replication", "$.replication"), finish_failed)
+    restore = t.catch(t.run_task("Restore replication", "restore_replication", "$.restore"), finish_failed)
+    restore.next(t.poll_until_done("Replication", check, "$.replication", finish_ok))
+    return t.begin("return_to_normal", _refused(t)).next(restore)
+
+
+def _refused(t: Tasks) -> sfn.Fail:
+    return sfn.Fail(t.scope, "Refused", error_path="$.error.Error", cause_path="$.error.Cause")
+
+
+WORKFLOW_BUILDERS = {
+    "drill": drill,
+    "recovery": recovery,
+    "failback": failback,
+    "return_to_normal": return_to_normal,
+}
