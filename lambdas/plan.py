@@ -223,9 +223,12 @@ def load_plans(paths: Iterable[Path]) -> list[Plan]:
     plans = [load_plan_file(p) for p in sorted(paths)]
     if not plans:
         raise PlanError("no plan files found: add one to plans/ (see plans/sample-plan.json)")
-    _unique("plan name", (p.name for p in plans))
-    # One source server belongs to one plan: a drill cleanup of one plan must never touch another's instances.
-    _unique("source_server_id across plans", (s.source_server_id for p in plans for s in p.servers()))
+    try:
+        _unique("plan name", (p.name for p in plans))
+        # One source server belongs to one plan: a drill cleanup of one plan must never touch another's.
+        _unique("source_server_id across plans", (s.source_server_id for p in plans for s in p.servers()))
+    except ValueError as exc:
+        raise PlanError(str(exc)) from None
     return plans
 
 

@@ -1,0 +1,94 @@
+"""drctl: the operator's command line. `drctl local ...` runs the embedded local cloud."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from lambdas.plan import PlanError, load_plans
+from localcloud.synth import ROOT, synthesize
+
+
+def _start_cloud(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from localcloud.cloud import LocalCloud, LocalCloudSettings
+
+    print("Synthesizing the CDK app ...", flush=True)
+    template = synthesize(plans=args.plans)
+    plans = load_plans(ROOT.glob(args.plans or "plans/*.json"))
+    cloud = LocalCloud(template, LocalCloudSettings(time_scale=args.time_scale))
+    print("Starting the local cloud (moto, DRS emulator, Azure emulator) ...", flush=True)
+    cloud.start()
+    cloud.seed(plans)
+    return cloud, plans
+
+
+def cmd_local_up(args: argparse.Namespace) -> int:
+    cloud, plans = _start_cloud(args)
+    print("# Local cloud is up. In another shell:")
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DRS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                 "AWS_DEFAULT_REGION", "REQUESTS_CA_BUNDLE"):
+        print(f"export {name}={cloud.env[name]}")
+    print(f"export AZURE_AUTHORITY_HOST={cloud.azure.authority}")
+    print(f"export AZURE_RESOURCE_MANAGER={cloud.azure.resource_manager_url}")
+    for workflow, arn in cloud.state_machines.items():
+        print(f"# {workflow}: {arn}")
+    print(f"# plans: {', '.join(p.name for p in plans)}. Ctrl-C stops.", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cloud.stop()
+    return 0
+
+
+def cmd_local_demo(args: argparse.Namespace) -> int:
+    from localcloud.demo import run_demo
+
+    cloud, plans = _start_cloud(args)
+    try:
+        plan = next((p for p in plans if p.name == args.plan), None) if args.plan else plans[0]
+        if plan is None:
+            print(f"error: plan '{args.plan}' not found", file=sys.stderr)
+            return 2
+        results = run_demo(cloud, plan, Path(args.report_dir))
+    finally:
+        cloud.stop()
+    return 0 if all(r.status == "SUCCEEDED" for r in results) and len(results) == 4 else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="drctl", description="Azure -> AWS disaster recovery orchestrator")
+    sub = parser.add_subparsers(dest="command", required=True)
+    local = sub.add_parser("local", help="the embedded local cloud").add_subparsers(dest="local_command", required=True)
+    for name, helptext, func in (
+        ("up", "start the local cloud and serve until stopped", cmd_local_up),
+        ("demo", "run drill -> recovery -> failback -> return to normal", cmd_local_demo),
+    ):
+        cmd = local.add_parser(name, help=helptext)
+        cmd.add_argument("--plans", default=None, help="glob of plan files (default plans/*.json)")
+        cmd.add_argument("--time-scale", type=float, default=60.0,
+                         help="local waits run this many times faster than the plan says (default 60)")
+        cmd.set_defaults(func=func)
+        if name == "demo":
+            cmd.add_argument("--plan", default=None, help="plan to run (default: the first)")
+            cmd.add_argument("--report-dir", default=str(ROOT / "reports"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (PlanError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lambdas.domain import lifecycle, preflight, waves
+from lambdas.domain.measure import measurements
+from lambdas.plan import Plan
+
+
+@pytest.fixture
+def plan(sample_plan_document: dict[str, Any]) -> Plan:
+    return Plan.model_validate(sample_plan_document)
+
+
+def source(server_id: str, state: str = "CONTINUOUS", lag: str = "PT2S") -> dict[str, Any]:
+    return {"sourceServerID": server_id, "dataReplicationInfo": {"dataReplicationState": state, "lagDuration": lag}}
+
+
+def test_chunks_split_at_the_drs_job_limit() -> None:
+    assert [len(c) for c in waves.chunks(list(range(450)))] == [200, 200, 50]
+
+
+def test_wave_progress_critical_and_optional_failures(plan: Plan) -> None:
+    wave = plan.waves[1]
+    job = {
+        "status": "COMPLETED",
+        "participatingServers": [
+            {"sourceServerID": "s-0a1b2c3d4e5f60002", "launchStatus": "LAUNCHED", "recoveryInstanceID": "i-1"},
+            {"sourceServerID": "s-0a1b2c3d4e5f60003", "launchStatus": "LAUNCHED", "recoveryInstanceID": "i-2"},
+            {"sourceServerID": "s-0a1b2c3d4e5f60004", "launchStatus": "FAILED"},
+        ],
+    }
+    progress = waves.wave_progress(wave, [job])
+    assert progress.status == "COMPLETED"  # the failed server is optional
+    assert progress.failed == ["s-0a1b2c3d4e5f60004"]
+    job["participatingServers"][0]["launchStatus"] = "FAILED"
+    assert waves.wave_progress(wave, [job]).status == "FAILED"
+
+
+def test_wave_in_progress_until_job_completes(plan: Plan) -> None:
+    job = {"status": "STARTED", "participatingServers": [
+        {"sourceServerID": "s-0a1b2c3d4e5f60001", "launchStatus": "IN_PROGRESS"}]}
+    assert waves.wave_progress(plan.waves[0], [job]).status == "IN_PROGRESS"
+    assert waves.wave_progress(plan.waves[0], []).status == "IN_PROGRESS"
+
+
+def test_jobs_already_started_found_by_run_and_wave_tags() -> None:
+    tags = waves.job_tags("shop", "run-1", 1, 0)
+    jobs = [{"jobID": "a", "tags": tags}, {"jobID": "b", "tags": waves.job_tags("shop", "run-2", 1, 0)}]
+    assert waves.jobs_already_started(jobs, "run-1", 1) == {0: jobs[0]}
+    assert waves.jobs_already_started(jobs, "run-1", 0) == {}
+
+
+def test_lag_parsing() -> None:
+    assert preflight.lag_seconds("PT1M5S") == 65
+    assert preflight.lag_seconds("P1DT1H") == 90_000
+    assert preflight.lag_seconds(None) is None
+
+
+def test_preflight_problems(plan: Plan) -> None:
+    servers = [source(s.source_server_id) for s in plan.servers()]
+    assert preflight.check(plan, servers, active_jobs=0, for_recovery=False) == ([], [])
+    servers[0] = source(servers[0]["sourceServerID"], lag="PT10M")
+    servers[1] = source(servers[1]["sourceServerID"], state="INITIAL_SYNC")
+    problems, _ = preflight.check(plan, servers[:-1], active_jobs=20, for_recovery=False)
+    text = " ".join(problems)
+    assert "lag 600s exceeds" in text and "INITIAL_SYNC" in text
+    assert "not a DRS source server" in text and "quota is 20" in text
+
+
+def test_recovery_accepts_unreachable_source_with_a_warning(plan: Plan) -> None:
+    servers = [source(s.source_server_id, state="DISCONNECTED", lag="PT5M") for s in plan.servers()]
+    problems, warnings = preflight.check(plan, servers, active_jobs=0, for_recovery=True)
+    assert problems == [] and len(warnings) == 4
+    problems, _ = preflight.check(plan, servers, active_jobs=0, for_recovery=False)
+    assert len(problems) == 4
+
+
+def test_lock_condition_allows_only_the_right_states() -> None:
+    condition, values = lifecycle.lock_condition("failback")
+    assert "attribute_not_exists(#lifecycle)" not in condition
+    assert set(values.values()) == {"FAILED_OVER"}
+    condition, _ = lifecycle.lock_condition("drill")
+    assert "attribute_not_exists(#lifecycle)" in condition
+
+
+@pytest.mark.parametrize(
+    ("workflow", "succeeded", "changed", "expected"),
+    [
+        ("drill", False, True, ("NORMAL", False)),
+        ("recovery", True, True, ("FAILED_OVER", False)),
+        ("recovery", False, False, ("NORMAL", False)),
+        ("recovery", False, True, ("FAILED_OVER", True)),
+        ("failback", False, True, ("FAILED_OVER", False)),
+        ("return_to_normal", True, True, ("NORMAL", False)),
+    ],
+)
+def test_lifecycle_after(workflow: str, succeeded: bool, changed: bool, expected: tuple[str, bool]) -> None:
+    assert lifecycle.lifecycle_after(workflow, succeeded, changed) == expected
+
+
+def test_refusal_reason_names_the_running_execution() -> None:
+    reason = lifecycle.refusal_reason("drill", "shop", {"activeExecution": "arn:x", "activeWorkflow": "recovery"}, "arn:y")
+    assert "arn:x" in reason and "recovery" in reason
+    reason = lifecycle.refusal_reason("drill", "shop", {"lifecycle": "FAILED_OVER"}, "arn:y")
+    assert "FAILED_OVER" in reason and "failback" in reason
+
+
+def test_measurements() -> None:
+    record = {
+        "startedAt": "2026-11-25T10:00:00Z",
+        "servers": {
+            "a": {"snapshotAt": "2026-11-25T09:59:00+00:00", "healthyAt": "2026-11-25T10:12:00Z"},
+            "b": {"snapshotAt": "2026-11-25T09:58:30+00:00", "healthyAt": "2026-11-25T10:10:00Z"},
+        },
+    }
+    measured = measurements(record, rto_target_minutes=15, rpo_target_minutes=1)
+    assert measured["rto_seconds"] == 720 and measured["rpo_seconds"] == 90
+    assert measured["rto_met"] is True and measured["rpo_met"] is False
