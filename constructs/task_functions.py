@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -157,7 +157,7 @@ def _grants(
         grants.append(
             statement(
                 ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
-                [f"arn:aws:route53:::hostedzone/{zone}" for zone in hosted_zones],
+                [f"arn:{Aws.PARTITION}:route53:::hostedzone/{zone}" for zone in hosted_zones],
             )
         )
     return grants

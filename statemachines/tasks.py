@@ -122,16 +122,23 @@ class Tasks:
     def finish(self) -> tuple[sfn.IChainable, sfn.IChainable]:
         """(finish after success, finish after failure); the failure path ends in a Fail state that
         carries the original error."""
-        succeeded = self.run_task("Finish", "finish_run", "$.summary", outcome="succeeded").next(
-            sfn.Succeed(self.scope, "Succeeded")
-        )
-        failed_end = sfn.Fail(
-            self.scope, "Failed", error_path="$.error.Error", cause_path="$.error.Cause"
-        )
-        failed = self.run_task(
-            "Finish after failure", "finish_run", "$.summary", outcome="failed", error=sfn.JsonPath.object_at("$.error")
+        succeeded = self.finish_task("Finish", outcome="succeeded").next(sfn.Succeed(self.scope, "Succeeded"))
+        failed_end = sfn.Fail(self.scope, "Failed", error_path="$.error.Error", cause_path="$.error.Cause")
+        failed = self.finish_task(
+            "Finish after failure", outcome="failed", error=sfn.JsonPath.object_at("$.error")
         ).next(failed_end)
         return succeeded, failed
+
+    def finish_task(self, state_id: str, **payload: Any) -> tasks.LambdaInvoke:
+        """finish_run, whose own failure (after retries) still ends the execution visibly: the plan's lock
+        then stays taken until an operator looks (drctl status shows it)."""
+        if not hasattr(self, "_unrecorded"):
+            self._unrecorded = sfn.Fail(
+                self.scope, "Result not recorded", error="FinishFailed", cause_path="$.finishError.Cause"
+            )
+        task = self.run_task(state_id, "finish_run", "$.summary", **payload)
+        task.add_catch(self._unrecorded, errors=["States.ALL"], result_path="$.finishError")
+        return task
 
     def catch(self, state: tasks.LambdaInvoke, handler: sfn.IChainable) -> tasks.LambdaInvoke:
         state.add_catch(handler, errors=["States.ALL"], result_path="$.error")

@@ -16,10 +16,8 @@ def drill(t: Tasks) -> sfn.IChainable:
     cleanup = t.run_task("Terminate drill instances", "cleanup_drill", "$.cleanup")
     check_cleanup = t.run_task("Check termination", "check_cleanup", "$.cleanup")
     # A failed cleanup still ends the run (with the error recorded), never silently.
-    cleanup_failed = t.run_task(
+    cleanup_failed = t.finish_task(
         "Finish after cleanup failure",
-        "finish_run",
-        "$.summary",
         outcome="failed",
         error=sfn.JsonPath.object_at("$.cleanupError"),
     ).next(sfn.Fail(t.scope, "Cleanup failed", error="CleanupIncomplete", cause_path="$.cleanupError.Cause"))

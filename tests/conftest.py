@@ -13,3 +13,16 @@ SAMPLE_PLAN = ROOT / "plans" / "sample-plan.json"
 @pytest.fixture
 def sample_plan_document() -> dict[str, Any]:
     return json.loads(SAMPLE_PLAN.read_text())
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The stack synthesized once per test worker, exactly as `cdk synth` would."""
+    from localcloud.synth import synthesize
+
+    return synthesize(outdir=tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def template(synthesized: Path) -> dict[str, Any]:
+    return json.loads(synthesized.read_text())

@@ -1,0 +1,177 @@
+"""Assertions on the synthesized template: what deploys."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dr_constructs.task_functions import TASKS
+from localcloud.synth import synthesize
+
+pytestmark = pytest.mark.infra
+
+
+def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def definition(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    """The state machine's ASL with the function ARNs replaced by the functions' logical ids."""
+    parts = template["Resources"][logical_id]["Properties"]["DefinitionString"]["Fn::Join"][1]
+    text = "".join(p if isinstance(p, str) else p.get("Fn::GetAtt", [p.get("Ref")])[0] for p in parts)
+    return json.loads(text)
+
+
+def all_states(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return dict(asl["States"])
+
+
+def test_four_standard_state_machines_with_logging_and_tracing(template: dict[str, Any]) -> None:
+    machines = resources(template, "AWS::StepFunctions::StateMachine")
+    assert len(machines) == 4
+    for machine in machines.values():
+        props = machine["Properties"]
+        assert props["StateMachineType"] == "STANDARD"
+        assert props["TracingConfiguration"] == {"Enabled": True}
+        assert props["LoggingConfiguration"]["Level"] == "ALL"
+
+
+def test_every_task_has_backoff_retry_with_jitter_and_a_catch(template: dict[str, Any]) -> None:
+    for logical_id in resources(template, "AWS::StepFunctions::StateMachine"):
+        for name, state in all_states(definition(template, logical_id)).items():
+            if state["Type"] != "Task":
+                continue
+            transient = [r for r in state.get("Retry", []) if "TransientError" in r["ErrorEquals"]]
+            assert transient, f"{logical_id}/{name} has no retry on TransientError"
+            assert transient[0]["BackoffRate"] >= 2 and transient[0]["JitterStrategy"] == "FULL"
+            catches = [c for c in state.get("Catch", []) if "States.ALL" in c["ErrorEquals"]]
+            assert catches, f"{logical_id}/{name} has no catch"
+
+
+def test_drill_terminates_instances_on_every_path_after_launch(template: dict[str, Any]) -> None:
+    drill = next(k for k in resources(template, "AWS::StepFunctions::StateMachine") if k.startswith("Workflowsdrill"))
+    states = all_states(definition(template, drill))
+    for name in ("Launch wave", "Check wave", "Validate instances", "Validate instances again"):
+        assert states[name]["Catch"][0]["Next"] == "Terminate drill instances", name
+    assert states["Validation passed?"]["Choices"][0]["Next"] == "Terminate drill instances"
+
+
+def test_lambdas_run_python_313_with_bundled_dependencies(template: dict[str, Any], synthesized: Path) -> None:
+    functions = resources(template, "AWS::Lambda::Function")
+    assert len(functions) == len(TASKS)
+    for function in functions.values():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.13"
+        asset = synthesized.parent / f"asset.{props['Code']['S3Key'].removesuffix('.zip')}"
+        assert (asset / "pydantic").is_dir() and (asset / "aws_lambda_powertools").is_dir()
+        assert (asset / "lambdas" / "handlers").is_dir() and (asset / "plan_catalog.json").is_file()
+        for value in props["Environment"]["Variables"].values():
+            assert "secret" not in json.dumps(value).lower() or "AzureCredential" in json.dumps(value)
+
+
+def test_only_azure_tasks_carry_the_azure_sdk(template: dict[str, Any], synthesized: Path) -> None:
+    azure_handlers = {t.handler for t in TASKS if t.flavour == "azure"}
+    for function in resources(template, "AWS::Lambda::Function").values():
+        props = function["Properties"]
+        asset = synthesized.parent / f"asset.{props['Code']['S3Key'].removesuffix('.zip')}"
+        assert (asset / "azure" / "mgmt" / "compute").is_dir() == (props["Handler"] in azure_handlers)
+
+
+def test_alarm_rule_starts_recovery_only_on_alarm(template: dict[str, Any]) -> None:
+    rules = resources(template, "AWS::Events::Rule")
+    assert len(rules) == 1
+    rule = next(iter(rules.values()))["Properties"]
+    assert rule["EventPattern"]["detail"] == {"alarmName": ["shop-azure-outage"], "state": {"value": ["ALARM"]}}
+    target = rule["Targets"][0]
+    assert "Workflowsrecovery" in json.dumps(target["Arn"])
+    template_text = target["InputTransformer"]["InputTemplate"]
+    assert '"trigger":"alarm"' in template_text and "event_id" in template_text
+
+
+def test_monthly_drill_schedule(template: dict[str, Any]) -> None:
+    schedule = next(iter(resources(template, "AWS::Scheduler::Schedule").values()))["Properties"]
+    assert schedule["ScheduleExpression"] == "cron(0 3 1 * ? *)"
+    assert "Workflowsdrill" in json.dumps(schedule["Target"]["Arn"])
+    assert json.loads(schedule["Target"]["Input"])["trigger"] == "schedule"
+
+
+def test_data_at_rest_is_encrypted_with_the_stack_key(template: dict[str, Any]) -> None:
+    table = next(iter(resources(template, "AWS::DynamoDB::Table").values()))["Properties"]
+    assert table["SSESpecification"]["SSEType"] == "KMS"
+    assert "KmsMasterKeyId" in next(iter(resources(template, "AWS::SNS::Topic").values()))["Properties"]
+    assert "KmsKeyId" in next(iter(resources(template, "AWS::SecretsManager::Secret").values()))["Properties"]
+    for group in resources(template, "AWS::Logs::LogGroup").values():
+        assert "KmsKeyId" in group["Properties"]
+
+
+def policy_statements(template: dict[str, Any], function_key: str) -> list[dict[str, Any]]:
+    function_id = next(k for k in resources(template, "AWS::Lambda::Function") if k.startswith("Tasks" + function_key.replace("_", "")))
+    role_id = template["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements: list[dict[str, Any]] = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def actions_of(statements: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    for statement in statements:
+        action = statement["Action"]
+        found.update([action] if isinstance(action, str) else action)
+    return found
+
+
+def test_iam_is_scoped_per_function(template: dict[str, Any]) -> None:
+    begin = actions_of(policy_statements(template, "begin_run"))
+    assert not any(a.startswith(("drs:", "ec2:", "secretsmanager:", "route53:")) for a in begin)
+    assert not any(a.startswith("drs:") for a in actions_of(policy_statements(template, "fence_source")))
+    assert "secretsmanager:GetSecretValue" in actions_of(policy_statements(template, "fence_source"))
+    assert "secretsmanager:GetSecretValue" not in actions_of(policy_statements(template, "launch_wave"))
+    launch = policy_statements(template, "launch_wave")
+    start = next(s for s in launch if "drs:StartRecovery" in s["Action"])
+    resources_text = json.dumps(start["Resource"])
+    assert "source-server/s-0a1b2c3d4e5f60001" in resources_text and "*" not in resources_text.replace("*/", "")
+    route53 = next(s for s in policy_statements(template, "switch_traffic") if "route53:ChangeResourceRecordSets" in s["Action"])
+    assert route53["Resource"] == {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":route53:::hostedzone/Z04SHOPEXAMPLE01"]]}
+    assert "drs:TerminateRecoveryInstances" not in actions_of(policy_statements(template, "launch_wave"))
+
+
+def test_cdk_nag_aws_solutions_has_no_unsuppressed_findings(synthesized: Path) -> None:
+    report = synthesized.parent / "AwsSolutions--DrOrchestrator-NagReport.csv"
+    rows = list(csv.DictReader(report.open()))
+    assert rows, "cdk-nag did not run"
+    open_findings = [(r["Rule ID"], r["Resource ID"]) for r in rows if r["Compliance"] == "Non-Compliant"]
+    assert open_findings == []
+    suppressed = [r for r in rows if r["Compliance"] == "Suppressed"]
+    assert all(r["Exception Reason"].strip() for r in suppressed)
+
+
+def test_cfn_lint_is_clean(synthesized: Path) -> None:
+    # W3005 is CDK's explicit DependsOn next to a GetAtt: harmless and not ours to change.
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--ignore-checks", "W3005", "--", str(synthesized)],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_invalid_plan_fails_synth_naming_the_field(tmp_path: Path, sample_plan_document: dict[str, Any]) -> None:
+    sample_plan_document["targets"]["rpo_minutes"] = "soon"
+    plans_dir = Path(__file__).resolve().parents[2] / "build" / "test-plans"
+    plans_dir.mkdir(parents=True, exist_ok=True)
+    bad = plans_dir / f"bad-{tmp_path.name}.json"
+    bad.write_text(json.dumps(sample_plan_document))
+    try:
+        with pytest.raises(RuntimeError) as error:
+            synthesize(outdir=tmp_path / "out", plans=str(bad.relative_to(plans_dir.parents[1])))
+    finally:
+        bad.unlink()
+    assert "targets.rpo_minutes" in str(error.value)
+    assert not (tmp_path / "out" / "DrOrchestrator.template.json").exists()
