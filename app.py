@@ -10,10 +10,10 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import cdk_nag
-
 from dr_constructs.lambda_assets import MissingDependencies
 from dr_constructs.nag import apply_nag_suppressions
 from dr_constructs.stack import DrOrchestratorStack
+
 from lambdas.plan import PlanError, load_plans
 
 ROOT = Path(__file__).resolve().parent

@@ -35,6 +35,8 @@ def build_asset(flavour: str, catalog_json: str) -> lambda_.Code:
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(deps, target, ignore=shutil.ignore_patterns(".complete", "__pycache__", "*.pyc"))
-    shutil.copytree(ROOT / "lambdas", target / "lambdas", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        ROOT / "lambdas", target / "lambdas", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
     (target / PLAN_CATALOG_FILE).write_text(catalog_json, encoding="utf-8")
     return lambda_.Code.from_asset(str(target))

@@ -1,4 +1,4 @@
-"""cdk-nag AwsSolutions suppressions, each scoped to the exact finding and with the reason it is acceptable."""
+"""cdk-nag AwsSolutions suppressions, each scoped to the exact finding, with the reason it is acceptable."""
 
 from __future__ import annotations
 
@@ -45,11 +45,13 @@ SUPPRESSIONS = [
     NagPackSuppression(
         id="AwsSolutions-IAM5",
         reason="The operator role reads and stops executions of this stack's four state machines only.",
-        applies_to=[_regex(r"^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*$")],
+        applies_to=[
+            _regex(r"^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*$")
+        ],
     ),
     NagPackSuppression(
         id="AwsSolutions-L1",
-        reason="Python 3.13 is the runtime the Lambda dependencies are built and tested for (make lambda-deps).",
+        reason="Python 3.13 is the runtime the Lambda dependencies are built for (make lambda-deps).",
     ),
     NagPackSuppression(
         id="AwsSolutions-SMG4",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
-from constructs import Construct
-
 from dr_constructs.state import OrchestratorState
 from dr_constructs.task_functions import TaskFunctions
 from dr_constructs.triggers import Triggers
 from dr_constructs.workflows import Workflows
+
+from constructs import Construct
 from lambdas.plan import Plan
 
 

@@ -8,6 +8,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
+
 from constructs import Construct
 
 
@@ -25,7 +26,13 @@ class OrchestratorState(Construct):
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal("logs.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
                 resources=["*"],
             )
         )
@@ -48,7 +55,7 @@ class OrchestratorState(Construct):
             self,
             "AzureCredential",
             description=(
-                "Azure service principal for the DR orchestrator: JSON with tenant_id, client_id, client_secret "
+                "Azure service principal of the DR orchestrator: JSON with tenant_id, client_id, client_secret "
                 "(optional authority_host, resource_manager). Set the value after deploy; see README."
             ),
             encryption_key=self.key,

@@ -9,10 +9,10 @@ from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from constructs import Construct
-
 from dr_constructs.lambda_assets import ASSET_FLAVOURS, build_asset
 from dr_constructs.state import OrchestratorState
+
+from constructs import Construct
 from lambdas.plan import Plan, catalog_document
 
 DRS_READ = ["drs:DescribeSourceServers", "drs:DescribeRecoveryInstances", "drs:DescribeJobs"]
@@ -35,51 +35,129 @@ class TaskFunction:
 
 
 TASKS = [
-    TaskFunction("begin_run", "lambdas.handlers.begin_run.handler", "Validate input, take the plan lock",
-                 publishes=True),
-    TaskFunction("finish_run", "lambdas.handlers.finish_run.handler", "Settle lifecycle, release lock, report",
-                 publishes=True),
-    TaskFunction("preflight", "lambdas.handlers.preflight.handler", "Replication and quota checks",
-                 drs_read=DRS_READ),
-    TaskFunction("launch_wave", "lambdas.handlers.launch_wave.handler", "Start DRS recovery jobs for a wave",
-                 drs_read=[*DRS_READ, "drs:DescribeRecoverySnapshots"],
-                 drs_on_source_servers=["drs:StartRecovery", "drs:CreateRecoveryInstanceForDrs", "drs:TagResource"],
-                 ec2_read=["ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions"]),
-    TaskFunction("check_wave", "lambdas.handlers.check_wave.handler", "Read wave launch progress",
-                 drs_read=[*DRS_READ, "drs:DescribeJobLogItems"]),
-    TaskFunction("validate_instances", "lambdas.handlers.validate_instances.handler", "EC2 status checks",
-                 ec2_read=["ec2:DescribeInstanceStatus"]),
-    TaskFunction("cleanup_drill", "lambdas.handlers.cleanup_drill.handler", "Terminate drill instances",
-                 drs_read=DRS_READ, drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
-                 ec2_read=["ec2:DescribeInstances"]),
-    TaskFunction("check_cleanup", "lambdas.handlers.cleanup_drill.check_handler", "Confirm drill termination",
-                 drs_read=DRS_READ),
-    TaskFunction("fence_source", "lambdas.handlers.fence_source.handler", "Deallocate Azure source VMs",
-                 flavour="azure", reads_azure_secret=True, timeout_seconds=300),
-    TaskFunction("switch_traffic", "lambdas.handlers.switch_traffic.handler", "Switch the Route 53 record",
-                 drs_read=DRS_READ, ec2_read=["ec2:DescribeInstances"], route53=True),
-    TaskFunction("request_approval", "lambdas.handlers.request_approval.handler", "Ask an operator to approve",
-                 publishes=True),
-    TaskFunction("prepare_failback", "lambdas.handlers.failback.prepare_handler", "Create Azure failback clients",
-                 flavour="azure", drs_read=DRS_READ, reads_azure_secret=True, timeout_seconds=300),
-    TaskFunction("check_failback", "lambdas.handlers.failback.check_handler", "Read DRS failback state",
-                 drs_read=DRS_READ),
-    TaskFunction("launch_failback", "lambdas.handlers.failback.launch_handler", "Start the DRS failback launch",
-                 drs_read=DRS_READ, drs_on_recovery_instances=["drs:StartFailbackLaunch", "drs:TagResource"]),
-    TaskFunction("start_azure_vms", "lambdas.handlers.failback.start_vms_handler", "Start failed-back Azure VMs",
-                 flavour="azure", reads_azure_secret=True, timeout_seconds=300),
-    TaskFunction("restore_replication", "lambdas.handlers.restore_replication.handler",
-                 "Stop failback, restart replication, terminate recovery instances",
-                 drs_read=DRS_READ, drs_on_source_servers=["drs:StartReplication"],
-                 drs_on_recovery_instances=["drs:StopFailback", "drs:TerminateRecoveryInstances"],
-                 ec2_read=["ec2:DescribeInstances"]),
-    TaskFunction("check_replication", "lambdas.handlers.restore_replication.check_handler",
-                 "Confirm replication is CONTINUOUS", drs_read=DRS_READ),
+    TaskFunction(
+        "begin_run",
+        "lambdas.handlers.begin_run.handler",
+        "Validate input, take the plan lock",
+        publishes=True,
+    ),
+    TaskFunction(
+        "finish_run",
+        "lambdas.handlers.finish_run.handler",
+        "Settle lifecycle, release lock, report",
+        publishes=True,
+    ),
+    TaskFunction(
+        "preflight", "lambdas.handlers.preflight.handler", "Replication and quota checks", drs_read=DRS_READ
+    ),
+    TaskFunction(
+        "launch_wave",
+        "lambdas.handlers.launch_wave.handler",
+        "Start DRS recovery jobs for a wave",
+        drs_read=[*DRS_READ, "drs:DescribeRecoverySnapshots"],
+        drs_on_source_servers=["drs:StartRecovery", "drs:CreateRecoveryInstanceForDrs", "drs:TagResource"],
+        ec2_read=["ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions"],
+    ),
+    TaskFunction(
+        "check_wave",
+        "lambdas.handlers.check_wave.handler",
+        "Read wave launch progress",
+        drs_read=[*DRS_READ, "drs:DescribeJobLogItems"],
+    ),
+    TaskFunction(
+        "validate_instances",
+        "lambdas.handlers.validate_instances.handler",
+        "EC2 status checks",
+        ec2_read=["ec2:DescribeInstanceStatus"],
+    ),
+    TaskFunction(
+        "cleanup_drill",
+        "lambdas.handlers.cleanup_drill.handler",
+        "Terminate drill instances",
+        drs_read=DRS_READ,
+        drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
+        ec2_read=["ec2:DescribeInstances"],
+    ),
+    TaskFunction(
+        "check_cleanup",
+        "lambdas.handlers.cleanup_drill.check_handler",
+        "Confirm drill termination",
+        drs_read=DRS_READ,
+    ),
+    TaskFunction(
+        "fence_source",
+        "lambdas.handlers.fence_source.handler",
+        "Deallocate Azure source VMs",
+        flavour="azure",
+        reads_azure_secret=True,
+        timeout_seconds=300,
+    ),
+    TaskFunction(
+        "switch_traffic",
+        "lambdas.handlers.switch_traffic.handler",
+        "Switch the Route 53 record",
+        drs_read=DRS_READ,
+        ec2_read=["ec2:DescribeInstances"],
+        route53=True,
+    ),
+    TaskFunction(
+        "request_approval",
+        "lambdas.handlers.request_approval.handler",
+        "Ask an operator to approve",
+        publishes=True,
+    ),
+    TaskFunction(
+        "prepare_failback",
+        "lambdas.handlers.failback.prepare_handler",
+        "Create Azure failback clients",
+        flavour="azure",
+        drs_read=DRS_READ,
+        reads_azure_secret=True,
+        timeout_seconds=300,
+    ),
+    TaskFunction(
+        "check_failback",
+        "lambdas.handlers.failback.check_handler",
+        "Read DRS failback state",
+        drs_read=DRS_READ,
+    ),
+    TaskFunction(
+        "launch_failback",
+        "lambdas.handlers.failback.launch_handler",
+        "Start the DRS failback launch",
+        drs_read=DRS_READ,
+        drs_on_recovery_instances=["drs:StartFailbackLaunch", "drs:TagResource"],
+    ),
+    TaskFunction(
+        "start_azure_vms",
+        "lambdas.handlers.failback.start_vms_handler",
+        "Start failed-back Azure VMs",
+        flavour="azure",
+        reads_azure_secret=True,
+        timeout_seconds=300,
+    ),
+    TaskFunction(
+        "restore_replication",
+        "lambdas.handlers.restore_replication.handler",
+        "Stop failback, restart replication, terminate recovery instances",
+        drs_read=DRS_READ,
+        drs_on_source_servers=["drs:StartReplication"],
+        drs_on_recovery_instances=["drs:StopFailback", "drs:TerminateRecoveryInstances"],
+        ec2_read=["ec2:DescribeInstances"],
+    ),
+    TaskFunction(
+        "check_replication",
+        "lambdas.handlers.restore_replication.check_handler",
+        "Confirm replication is CONTINUOUS",
+        drs_read=DRS_READ,
+    ),
 ]
 
 
 class TaskFunctions(Construct):
-    def __init__(self, scope: Construct, construct_id: str, plans: list[Plan], state: OrchestratorState) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, plans: list[Plan], state: OrchestratorState
+    ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         catalog = catalog_document(plans)
@@ -89,7 +167,9 @@ class TaskFunctions(Construct):
             for plan in plans
             for server in plan.servers()
         ]
-        recovery_instance_arn = stack.format_arn(service="drs", resource="recovery-instance", resource_name="*")
+        recovery_instance_arn = stack.format_arn(
+            service="drs", resource="recovery-instance", resource_name="*"
+        )
         hosted_zones = sorted({p.traffic.hosted_zone_id for p in plans if p.traffic})
 
         self.functions: dict[str, lambda_.Function] = {}
@@ -119,7 +199,9 @@ class TaskFunctions(Construct):
                     "POWERTOOLS_LOG_LEVEL": "INFO",
                     # Each function only learns of the resources it may use.
                     **({"NOTIFY_TOPIC_ARN": state.topic.topic_arn} if spec.publishes else {}),
-                    **({"AZURE_SECRET_ARN": state.azure_secret.secret_arn} if spec.reads_azure_secret else {}),
+                    **(
+                        {"AZURE_SECRET_ARN": state.azure_secret.secret_arn} if spec.reads_azure_secret else {}
+                    ),
                 },
             )
             state.table.grant_read_write_data(function)

@@ -6,13 +6,15 @@ with an input document from events/.
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_stepfunctions as sfn
-from constructs import Construct
 
+from constructs import Construct
 from lambdas.plan import Plan
 
 
@@ -27,7 +29,11 @@ def alarm_event_pattern(alarm_names: list[str]) -> events.EventPattern:
 
 class Triggers(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, plans: list[Plan], state_machines: dict[str, sfn.StateMachine]
+        self,
+        scope: Construct,
+        construct_id: str,
+        plans: list[Plan],
+        state_machines: dict[str, sfn.StateMachine],
     ) -> None:
         super().__init__(scope, construct_id)
         for plan in plans:
@@ -71,8 +77,8 @@ class Triggers(Construct):
                     target=scheduler.CfnSchedule.TargetProperty(
                         arn=state_machines["drill"].state_machine_arn,
                         role_arn=role.role_arn,
-                        input=(
-                            '{"plan": "%s", "trigger": "schedule", "reason": "monthly drill"}' % plan.name
+                        input=json.dumps(
+                            {"plan": plan.name, "trigger": "schedule", "reason": "monthly drill"}
                         ),
                         retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=3),
                     ),

@@ -11,7 +11,7 @@ class InvalidInput(OrchestratorError):
 
 
 class Refused(OrchestratorError):
-    """The workflow may not run now (wrong lifecycle state, another execution running); nothing was changed."""
+    """The workflow may not run now (wrong lifecycle state, another execution running); nothing changed."""
 
 
 class PreflightFailed(OrchestratorError):
@@ -35,7 +35,11 @@ class TransientError(OrchestratorError):
 
 
 class AzureUnavailable(OrchestratorError):
-    """Azure Resource Manager or Entra ID did not answer (outage, throttling past retries, bad credential)."""
+    """Azure Resource Manager or Entra ID did not answer or is throttling (retried by the state machine)."""
+
+
+class AzureRequestFailed(OrchestratorError):
+    """Azure refused the request (credential rejected, resource missing, bad parameters): no retry helps."""
 
 
 class ReplicationNotRestored(OrchestratorError):

@@ -32,9 +32,13 @@ AzureVmId = Annotated[
         r"/providers/Microsoft\.Compute/virtualMachines/[A-Za-z0-9_.-]{1,64}$"
     ),
 ]
-AzureResourceId = Annotated[str, Field(pattern=r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[A-Za-z0-9_./()-]{1,400}$")]
+AzureResourceId = Annotated[
+    str, Field(pattern=r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[A-Za-z0-9_./()-]{1,400}$")
+]
 HostedZoneId = Annotated[str, Field(pattern=r"^Z[0-9A-Z]{1,32}$")]
-DnsName = Annotated[str, Field(pattern=r"^([a-zA-Z0-9_]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}\.?$")]
+DnsName = Annotated[
+    str, Field(pattern=r"^([a-zA-Z0-9_]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}\.?$")
+]
 AlarmName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_ .:/#+=@-]{1,255}$")]
 
 
@@ -54,7 +58,8 @@ class Server(StrictModel):
     source_server_id: SourceServerId
     azure_vm_id: AzureVmId
     critical: bool = Field(
-        default=True, description="A critical server that fails to launch fails its wave; an optional one does not."
+        default=True,
+        description="A critical server that fails to launch fails its wave; an optional one does not.",
     )
     launch_overrides: LaunchOverrides = LaunchOverrides()
 
@@ -161,7 +166,9 @@ class Plan(StrictModel):
     def _consistent(self) -> Plan:
         servers = self.servers()
         if len(servers) > MAX_REPLICATING_SERVERS:
-            raise ValueError(f"waves: {len(servers)} servers exceed the DRS quota of {MAX_REPLICATING_SERVERS}")
+            raise ValueError(
+                f"waves: {len(servers)} servers exceed the DRS quota of {MAX_REPLICATING_SERVERS}"
+            )
         _unique("waves[].name", (w.name for w in self.waves))
         _unique("waves[].servers[].name", (s.name for s in servers))
         _unique("waves[].servers[].source_server_id", (s.source_server_id for s in servers))
@@ -173,7 +180,11 @@ class Plan(StrictModel):
                     f"server {server.name}: azure_vm_id is in subscription {subscription}, "
                     f"the plan's azure.subscription_id is {self.azure.subscription_id}"
                 )
-        if self.traffic and self.traffic.aws_server and self.traffic.aws_server not in {s.name for s in servers}:
+        if (
+            self.traffic
+            and self.traffic.aws_server
+            and self.traffic.aws_server not in {s.name for s in servers}
+        ):
             raise ValueError(f"traffic.aws_server '{self.traffic.aws_server}' is not a server of this plan")
         return self
 

@@ -7,29 +7,38 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lambdas.plan import PlanError, load_plans
+from lambdas.plan import Plan, PlanError, load_plans
 from localcloud.synth import ROOT, synthesize
 
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
 
-def _start_cloud(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+
+def _start_cloud(args: argparse.Namespace) -> tuple[LocalCloud, list[Plan]]:
     from localcloud.cloud import LocalCloud, LocalCloudSettings
 
     print("Synthesizing the CDK app ...", flush=True)
     template = synthesize(plans=args.plans)
     plans = load_plans(ROOT.glob(args.plans or "plans/*.json"))
-    cloud = LocalCloud(template, LocalCloudSettings(time_scale=args.time_scale))
+    cloud = LocalCloud(template, plans, LocalCloudSettings(time_scale=args.time_scale))
     print("Starting the local cloud (moto, DRS emulator, Azure emulator) ...", flush=True)
     cloud.start()
-    cloud.seed(plans)
     return cloud, plans
 
 
 def cmd_local_up(args: argparse.Namespace) -> int:
     cloud, plans = _start_cloud(args)
     print("# Local cloud is up. In another shell:")
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DRS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                 "AWS_DEFAULT_REGION", "REQUESTS_CA_BUNDLE"):
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_DRS",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+        "REQUESTS_CA_BUNDLE",
+    ):
         print(f"export {name}={cloud.env[name]}")
     print(f"export AZURE_AUTHORITY_HOST={cloud.azure.authority}")
     print(f"export AZURE_RESOURCE_MANAGER={cloud.azure.resource_manager_url}")
@@ -65,15 +74,21 @@ def cmd_local_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drctl", description="Azure -> AWS disaster recovery orchestrator")
     sub = parser.add_subparsers(dest="command", required=True)
-    local = sub.add_parser("local", help="the embedded local cloud").add_subparsers(dest="local_command", required=True)
+    local = sub.add_parser("local", help="the embedded local cloud").add_subparsers(
+        dest="local_command", required=True
+    )
     for name, helptext, func in (
         ("up", "start the local cloud and serve until stopped", cmd_local_up),
         ("demo", "run drill -> recovery -> failback -> return to normal", cmd_local_demo),
     ):
         cmd = local.add_parser(name, help=helptext)
         cmd.add_argument("--plans", default=None, help="glob of plan files (default plans/*.json)")
-        cmd.add_argument("--time-scale", type=float, default=60.0,
-                         help="local waits run this many times faster than the plan says (default 60)")
+        cmd.add_argument(
+            "--time-scale",
+            type=float,
+            default=60.0,
+            help="local waits run this many times faster than the plan says (default 60)",
+        )
         cmd.set_defaults(func=func)
         if name == "demo":
             cmd.add_argument("--plan", default=None, help="plan to run (default: the first)")

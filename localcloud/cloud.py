@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from localcloud import timescale
 from localcloud.azure import AzureEmulator, AzureTiming
 from localcloud.drs import DrsEmulator, DrsTiming
 from localcloud.lambda_bridge import LambdaBridge
+from localcloud.seed import seed_plans
 from localcloud.template import ACCOUNT_ID, Template
 
 REGION = "us-east-1"
@@ -39,6 +42,8 @@ WORKFLOW_BY_LOGICAL_PREFIX = {
 @dataclass
 class LocalCloudSettings:
     time_scale: float = 60.0
+    # Handler log level in the local process (the deployed functions log at INFO).
+    log_level: str = "INFO"
     drs_timing: DrsTiming = field(default_factory=DrsTiming)
     azure_timing: AzureTiming = field(default_factory=AzureTiming)
 
@@ -46,7 +51,14 @@ class LocalCloudSettings:
 class LocalCloud:
     """Start with `with LocalCloud(template) as cloud:`; see start() for what it sets up."""
 
-    def __init__(self, template_path: Path, settings: LocalCloudSettings | None = None) -> None:
+    def __init__(
+        self, template_path: Path, plans: list[Plan], settings: LocalCloudSettings | None = None
+    ) -> None:
+        if len({p.azure.subscription_id for p in plans}) > 1:
+            raise ValueError(
+                "the local Azure emulator serves one subscription: use plans of one subscription"
+            )
+        self.plans = plans
         self.settings = settings or LocalCloudSettings()
         self.template = Template(template_path, REGION)
         self.bridge = LambdaBridge()
@@ -70,6 +82,10 @@ class LocalCloud:
         self.stop()
 
     def start(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # The interpreter logs every caught task failure as an error; the execution history has them.
+        logging.getLogger("moto").setLevel(logging.ERROR)
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         port = self._moto._server.server_port  # type: ignore[union-attr]
@@ -78,7 +94,7 @@ class LocalCloud:
         self._set_env(
             {
                 "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - the local cloud's fixed dummy key
+                "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
                 "AWS_ENDPOINT_URL": moto_url,
@@ -92,7 +108,8 @@ class LocalCloud:
             event_sink=self._put_drs_event,
             failback_client_probe=lambda rid: self.azure.failback_client_running(rid),
         )
-        self.azure = AzureEmulator(timing=self.settings.azure_timing)
+        subscription = {"subscription_id": self.plans[0].azure.subscription_id} if self.plans else {}
+        self.azure = AzureEmulator(timing=self.settings.azure_timing, **subscription)
         self.drs.start()
         self.azure.start()
         self._set_env({"AWS_ENDPOINT_URL_DRS": self.drs.url, "REQUESTS_CA_BUNDLE": self.azure.ca_bundle_path})
@@ -101,6 +118,7 @@ class LocalCloud:
         self.bridge.install()
         self._install_event_routing()
         self._deploy()
+        seed_plans(self, self.plans)
 
     def stop(self) -> None:
         self.bridge.uninstall()
@@ -129,13 +147,14 @@ class LocalCloud:
             self.env[name] = value
 
     def client(self, service: str) -> Any:
-        return boto3.session.Session().client(service, region_name=REGION)
+        session: Any = boto3.session.Session()
+        return session.client(service, region_name=REGION)
 
     # -- deploying the synthesized template ------------------------------------------------------
 
     def _deploy(self) -> None:
         t = self.template
-        for logical, resource in t.of_type("AWS::KMS::Key").items():
+        for logical in t.of_type("AWS::KMS::Key"):
             key = self.client("kms").create_key(Description=logical)["KeyMetadata"]
             t.refs[logical] = key["KeyId"]
             t.attributes[(logical, "Arn")] = key["Arn"]
@@ -195,14 +214,18 @@ class LocalCloud:
             core_root = core_root or t.asset_dir(logical)
         assert core_root is not None
         # Lambda unpacks the code asset (handlers, dependencies, the plan catalog) at LAMBDA_TASK_ROOT.
-        self._set_env({**env, "LAMBDA_TASK_ROOT": str(core_root)})
+        self._set_env(
+            {**env, "LAMBDA_TASK_ROOT": str(core_root), "POWERTOOLS_LOG_LEVEL": self.settings.log_level}
+        )
 
     def _deploy_state_machines(self) -> None:
         t = self.template
         for logical, resource in t.of_type("AWS::StepFunctions::StateMachine").items():
             props = resource["Properties"]
             definition = t.resolve(props["DefinitionString"])
-            workflow = next(w for prefix, w in WORKFLOW_BY_LOGICAL_PREFIX.items() if logical.startswith(prefix))
+            workflow = next(
+                w for prefix, w in WORKFLOW_BY_LOGICAL_PREFIX.items() if logical.startswith(prefix)
+            )
             arn = self.client("stepfunctions").create_state_machine(
                 name=f"dr-{workflow.replace('_', '-')}",
                 definition=definition,
@@ -242,14 +265,16 @@ class LocalCloud:
                 return
             ours = [t for t in rule.targets if ":states:" in t["Arn"] or ":lambda:" in t["Arn"]]
             for target in ours:
-                threading.Thread(target=cloud._deliver, args=(target, copy.deepcopy(event)), daemon=True).start()
+                threading.Thread(
+                    target=cloud._deliver, args=(target, copy.deepcopy(event)), daemon=True
+                ).start()
             rest = [t for t in rule.targets if t not in ours]
             if rest:
                 clone = copy.copy(rule)
                 clone.targets = rest
                 original(clone, event, transform_input)
 
-        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
 
     def _deliver(self, target: dict[str, Any], event: dict[str, Any]) -> None:
         if "Input" in target:
@@ -259,13 +284,13 @@ class LocalCloud:
             payload = EventTemplateParser.parse(
                 input_template=transformer.get("InputTemplate"),
                 input_paths_map=transformer.get("InputPathsMap", {}),
-                event=event,
+                event=event,  # type: ignore[arg-type]
             )
         else:
             payload = event
         body = payload if isinstance(payload, str) else json.dumps(payload)
         if ":states:" in target["Arn"]:
-            self.client("stepfunctions").start_execution(stateMachineArn=target["Arn"], input=body)
+            self._start_execution(target["Arn"], body)
         else:
             self.client("lambda").invoke(FunctionName=target["Arn"], Payload=body.encode())
 
@@ -284,10 +309,13 @@ class LocalCloud:
     # -- operating it ----------------------------------------------------------------------------
 
     def start_workflow(self, workflow: str, document: dict[str, Any], name: str | None = None) -> str:
-        params: dict[str, Any] = {"stateMachineArn": self.state_machines[workflow], "input": json.dumps(document)}
-        if name:
-            params["name"] = name
-        arn: str = self.client("stepfunctions").start_execution(**params)["executionArn"]
+        return self._start_execution(self.state_machines[workflow], json.dumps(document), name)
+
+    def _start_execution(self, state_machine_arn: str, body: str, name: str | None = None) -> str:
+        # Step Functions names an execution when the caller does not; moto leaves it unset, so name it here.
+        arn: str = self.client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn, input=body, name=name or str(uuid.uuid4())
+        )["executionArn"]
         return arn
 
     def wait(self, execution_arn: str, timeout: float = 120.0) -> dict[str, Any]:
@@ -308,7 +336,11 @@ class LocalCloud:
         """What CloudWatch sends to EventBridge when an alarm changes state."""
         detail = {
             "alarmName": alarm_name,
-            "state": {"value": state, "reason": "local cloud", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            "state": {
+                "value": state,
+                "reason": "local cloud",
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
             "previousState": {"value": "OK" if state == "ALARM" else "ALARM"},
         }
         self.client("events").put_events(
@@ -324,11 +356,6 @@ class LocalCloud:
 
     def function_name(self, handler: str) -> str:
         return self.functions[handler]
-
-    def seed(self, plans: list[Plan]) -> None:
-        from localcloud.seed import seed_plans
-
-        seed_plans(self, plans)
 
 
 # A valid, empty zip archive: moto requires code, the bridge runs the handler from this checkout.

@@ -23,8 +23,14 @@ class WorkflowResult:
     run: dict[str, Any]
 
 
-def run_workflow(cloud: LocalCloud, plan: Plan, workflow: str, document: dict[str, Any],
-                 timeout: float = 300.0, emit: Any = print) -> WorkflowResult:
+def run_workflow(
+    cloud: LocalCloud,
+    plan: Plan,
+    workflow: str,
+    document: dict[str, Any],
+    timeout: float = 300.0,
+    emit: Any = print,
+) -> WorkflowResult:
     started = time.monotonic()
     arn = cloud.start_workflow(workflow, document)
     printer = ProgressPrinter(plan.name, workflow, emit)
@@ -41,7 +47,10 @@ def run_workflow(cloud: LocalCloud, plan: Plan, workflow: str, document: dict[st
         time.sleep(0.2)
     if not run:
         # Refused before a run record existed (bad input, wrong state, another execution running).
-        run = {"status": status["status"], "failure": {"error": status.get("error"), "message": status.get("cause")}}
+        run = {
+            "status": status["status"],
+            "failure": {"error": status.get("error"), "message": status.get("cause")},
+        }
         printer.update({**run, "status": "FAILED"})
     return WorkflowResult(workflow, status["status"], time.monotonic() - started, run)
 
@@ -75,7 +84,10 @@ def run_demo(cloud: LocalCloud, plan: Plan, report_dir: Path, emit: Any = print)
     report = report_dir / f"demo-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     report.write_text(
         json.dumps(
-            [{"workflow": r.workflow, "status": r.status, "seconds": round(r.seconds, 2), "run": r.run} for r in results],
+            [
+                {"workflow": r.workflow, "status": r.status, "seconds": round(r.seconds, 2), "run": r.run}
+                for r in results
+            ],
             indent=2,
             default=str,
         ),

@@ -71,7 +71,7 @@ class LambdaBridge:
         def invoke(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
             return bridge.invoke(function, event)
 
-        LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign]
+        LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign,assignment]
 
     def uninstall(self) -> None:
         if self._original is not None:
@@ -100,7 +100,7 @@ class LambdaBridge:
                 timeout_seconds=int(function.timeout or 60),
                 invoked_function_arn=function.function_arn,
             )
-            result = self._handler(function.handler)(payload, context)
+            result = self._handler(str(function.handler))(payload, context)
             if fault == "after":
                 raise _LambdaServiceError("injected Lambda fault after the handler ran (response lost)")
             return json.dumps(result, default=str), False, ""
@@ -114,7 +114,9 @@ class LambdaBridge:
             return json.dumps(body), True, ""
         finally:
             with self._lock:
-                self.invocations.append(Invocation(name, function.handler, started, time.monotonic(), error))
+                self.invocations.append(
+                    Invocation(name, str(function.handler), started, time.monotonic(), error)
+                )
 
     def inject_fault(self, function_name: str, when: str, times: int = 1) -> None:
         with self._lock:

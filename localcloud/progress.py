@@ -41,25 +41,41 @@ class ProgressPrinter:
         preflight = run.get("preflight") or {}
         if preflight:
             problems = preflight.get("problems") or []
-            self._say("preflight", "preflight " + ("FAILED: " + "; ".join(problems) if problems else "passed"))
+            self._say(
+                "preflight", "preflight " + ("FAILED: " + "; ".join(problems) if problems else "passed")
+            )
         if run.get("approval"):
             self._say("approval", "waiting for operator approval")
         for sid, entry in sorted((run.get("fencing") or {}).items()):
             state = "fenced (deallocated)" if entry.get("fenced") else f"NOT fenced: {entry.get('reason')}"
             self._say(f"fence/{sid}", f"azure source {entry.get('name', sid)}: {state}")
         for wave_key, wave in sorted((run.get("waves") or {}).items()):
-            self._say(f"wave/{wave_key}", f"wave {wave.get('name')}: {len(wave.get('jobIds', []))} DRS job(s) started")
-        for sid, server in sorted((run.get("servers") or {}).items(), key=lambda kv: (kv[1].get("wave", 0), kv[0])):
+            self._say(
+                f"wave/{wave_key}",
+                f"wave {wave.get('name')}: {len(wave.get('jobIds', []))} DRS job(s) started",
+            )
+        for sid, server in sorted(
+            (run.get("servers") or {}).items(), key=lambda kv: (kv[1].get("wave", 0), kv[0])
+        ):
             for field, label in SERVER_EVENTS:
                 if server.get(field):
-                    extra = f" ({server['recoveryInstanceId']})" if field == "launchedAt" and server.get("recoveryInstanceId") else ""
+                    extra = (
+                        f" ({server['recoveryInstanceId']})"
+                        if field == "launchedAt" and server.get("recoveryInstanceId")
+                        else ""
+                    )
                     self._say(f"{sid}/{field}", f"  {server.get('name', sid)}: {label}{extra}")
         if run.get("traffic"):
             traffic = run["traffic"]
-            self._say(f"traffic/{traffic.get('to')}", f"DNS {traffic.get('record')} -> {traffic.get('value')} ({traffic.get('to')})")
+            self._say(
+                f"traffic/{traffic.get('to')}",
+                f"DNS {traffic.get('record')} -> {traffic.get('value')} ({traffic.get('to')})",
+            )
         cleanup = run.get("cleanup") or {}
         if cleanup.get("requestedAt"):
-            self._say("cleanup", f"terminating {len(cleanup.get('recoveryInstanceIds', []))} drill instance(s)")
+            self._say(
+                "cleanup", f"terminating {len(cleanup.get('recoveryInstanceIds', []))} drill instance(s)"
+            )
         if cleanup.get("completedAt"):
             self._say("cleanup-done", "drill instances terminated")
         failback = run.get("failback") or {}
@@ -75,8 +91,11 @@ class ProgressPrinter:
             self._say("fb-started", "Azure VMs started")
         restore = run.get("restore") or {}
         if restore.get("at"):
-            self._say("restore", f"replication restarted for {len(restore.get('replicationRestarted', []))} server(s), "
-                      f"terminating {len(restore.get('terminated', []))} recovery instance(s)")
+            self._say(
+                "restore",
+                f"replication restarted for {len(restore.get('replicationRestarted', []))} server(s), "
+                f"terminating {len(restore.get('terminated', []))} recovery instance(s)",
+            )
         if restore.get("completedAt"):
             self._say("restore-done", "replication CONTINUOUS again")
         if run.get("status") in ("SUCCEEDED", "FAILED"):

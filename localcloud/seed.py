@@ -26,12 +26,16 @@ def seed_plans(cloud: LocalCloud, plans: list[Plan]) -> None:
 
 
 def _seed_plan(cloud: LocalCloud, plan: Plan) -> None:
-    cloud.azure.subscription_id = plan.azure.subscription_id
     for server in plan.servers():
         disks = DISKS_GIB["db"] if "db" in server.name else DISKS_GIB["default"]
         ref = VmRef.parse(server.azure_vm_id)
-        cloud.azure.seed_vm(resource_group=ref.resource_group, name=ref.name, os_disk_gb=disks[0],
-                            data_disks_gb=disks[1:], power_state="running")
+        cloud.azure.seed_vm(
+            resource_group=ref.resource_group,
+            name=ref.name,
+            os_disk_gb=disks[0],
+            data_disks_gb=disks[1:],
+            power_state="running",
+        )
         cloud.drs.seed_source_server(
             hostname=server.name,
             disks_gib=disks,
@@ -42,6 +46,7 @@ def _seed_plan(cloud: LocalCloud, plan: Plan) -> None:
         )
     image = plan.azure.failback.image_id.strip("/").split("/")
     cloud.azure.seed_image(resource_group=image[3], name=image[-1])
+    cloud.azure.seed_resource_group(plan.azure.failback.resource_group)
     if plan.traffic is not None:
         _seed_zone(cloud, plan)
 
@@ -51,10 +56,14 @@ def _seed_zone(cloud: LocalCloud, plan: Plan) -> None:
     assert traffic is not None
     zone_name = traffic.record_name.rstrip(".").split(".", 1)[1] + "."
     route53 = cloud.client("route53")
-    existing = [z for z in route53.list_hosted_zones()["HostedZones"] if z["Id"].endswith(traffic.hosted_zone_id)]
+    existing = [
+        z for z in route53.list_hosted_zones()["HostedZones"] if z["Id"].endswith(traffic.hosted_zone_id)
+    ]
     if not existing:
         # The plan names the zone by id (its IAM grant is scoped to it), so the local zone gets that id.
-        moto_id_manager.set_custom_id(HostedZoneIdentifier(ACCOUNT_ID, zone_name, None), traffic.hosted_zone_id)
+        moto_id_manager.set_custom_id(
+            HostedZoneIdentifier(ACCOUNT_ID, zone_name, None), traffic.hosted_zone_id
+        )
         route53.create_hosted_zone(Name=zone_name, CallerReference=f"local-{plan.name}")
     route53.change_resource_record_sets(
         HostedZoneId=traffic.hosted_zone_id,

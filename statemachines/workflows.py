@@ -34,7 +34,9 @@ def drill(t: Tasks) -> sfn.IChainable:
 def recovery(t: Tasks) -> sfn.IChainable:
     """Preflight, approval (automatic starts), fence Azure, launch waves, validate, switch traffic."""
     finish_ok, finish_failed = t.finish()
-    switch = t.catch(t.run_task("Switch traffic to AWS", "switch_traffic", "$.traffic", to="aws"), finish_failed)
+    switch = t.catch(
+        t.run_task("Switch traffic to AWS", "switch_traffic", "$.traffic", to="aws"), finish_failed
+    )
     switch.next(finish_ok)
     validate = t.validate_loop(then=switch, on_error=finish_failed)
     waves = t.wave_loop(after=validate, on_error=finish_failed)
@@ -58,7 +60,9 @@ def recovery(t: Tasks) -> sfn.IChainable:
     approval.next(fence)
 
     needs_approval = sfn.Choice(t.scope, "Approval needed?")
-    needs_approval.when(sfn.Condition.boolean_equals(f"{RUN}.approval_required", True), approval).otherwise(fence)
+    needs_approval.when(sfn.Condition.boolean_equals(f"{RUN}.approval_required", True), approval).otherwise(
+        fence
+    )
     preflight = t.catch(t.run_task("Preflight", "preflight", "$.preflight"), finish_failed)
     return t.begin("recovery", _refused(t)).next(preflight).next(needs_approval)
 
@@ -67,17 +71,21 @@ def failback(t: Tasks) -> sfn.IChainable:
     """Failback-client VMs in Azure, wait READY_FOR_LAUNCH, launch failback, wait COMPLETED, start the
     Azure VMs, switch traffic back."""
     finish_ok, finish_failed = t.finish()
-    switch = t.catch(t.run_task("Switch traffic to Azure", "switch_traffic", "$.traffic", to="azure"), finish_failed)
+    switch = t.catch(
+        t.run_task("Switch traffic to Azure", "switch_traffic", "$.traffic", to="azure"), finish_failed
+    )
     switch.next(finish_ok)
     start_vms = t.catch(t.run_task("Start Azure VMs", "start_azure_vms", "$.started"), finish_failed)
     start_vms.next(switch)
     check_done = t.catch(
-        t.run_task("Check failback completed", "check_failback", "$.failback", want="COMPLETED"), finish_failed
+        t.run_task("Check failback completed", "check_failback", "$.failback", want="COMPLETED"),
+        finish_failed,
     )
     launch = t.catch(t.run_task("Start failback launch", "launch_failback", "$.launch"), finish_failed)
     launch.next(t.poll_until_done("Failback launch", check_done, "$.failback", start_vms))
     check_ready = t.catch(
-        t.run_task("Check ready for launch", "check_failback", "$.failback", want="READY_FOR_LAUNCH"), finish_failed
+        t.run_task("Check ready for launch", "check_failback", "$.failback", want="READY_FOR_LAUNCH"),
+        finish_failed,
     )
     prepare = t.catch(t.run_task("Create failback clients", "prepare_failback", "$.prepare"), finish_failed)
     prepare.next(t.poll_until_done("Failback replication", check_ready, "$.failback", launch))

@@ -26,9 +26,8 @@ def client(service: str) -> Any:
         return cached
     with _lock:
         if service not in _clients:
-            _clients[service] = boto3.session.Session().client(
-                service, config=_CONFIGS.get(service, _DEFAULT_CONFIG)
-            )
+            session: Any = boto3.session.Session()
+            _clients[service] = session.client(service, config=_CONFIGS.get(service, _DEFAULT_CONFIG))
         return _clients[service]
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lambdas.adapters.aws import client as aws_client
-from lambdas.errors import AzureUnavailable
+from lambdas.errors import AzureRequestFailed, AzureUnavailable
 
 if TYPE_CHECKING:
     from azure.mgmt.compute import ComputeManagementClient
@@ -60,7 +60,9 @@ def _secret() -> dict[str, str]:
         missing = ["(secret is not a JSON document)"]
     if missing:
         # Name the fields, never the values.
-        raise AzureUnavailable(f"Azure credential secret is missing {', '.join(missing)}: see README, 'Azure access'")
+        raise AzureUnavailable(
+            f"Azure credential secret is missing {', '.join(missing)}: see README, 'Azure access'"
+        )
     _cache["secret"] = (secret, time.monotonic() + _SECRET_TTL_SECONDS)
     return dict(secret)
 
@@ -105,11 +107,38 @@ def azure_errors() -> tuple[type[Exception], ...]:
 
 
 def describe_azure_error(exc: Exception) -> str:
-    """A short, secret-free description of an Azure SDK error."""
+    """A short, secret-free description of an Azure SDK error: type, HTTP status, ARM error code and message.
+    (ARM error messages name resources and parameters, never credentials.)"""
     status = getattr(getattr(exc, "response", None), "status_code", None)
     name = type(exc).__name__
-    code = getattr(getattr(exc, "error", None), "code", None)
-    return f"{name}" + (f" HTTP {status}" if status else "") + (f" {code}" if code else "")
+    error = getattr(exc, "error", None)
+    code = getattr(error, "code", None)
+    message = str(getattr(error, "message", "") or "")[:300]
+    return (
+        f"{name}"
+        + (f" HTTP {status}" if status else "")
+        + (f" {code}" if code else "")
+        + (f": {message}" if message else "")
+    )
+
+
+def classify(exc: Exception) -> Exception:
+    """The orchestrator error for an Azure SDK error: transient ones are retried, the rest are not."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+    description = describe_azure_error(exc)
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(exc, ClientAuthenticationError) and status is None:
+        # No HTTP answer at all: the token endpoint could not be reached.
+        return AzureUnavailable(f"Azure sign-in endpoint unreachable: {description}")
+    if isinstance(exc, ClientAuthenticationError):
+        return AzureRequestFailed(
+            f"Azure rejected the service principal ({description}): "
+            "check the credential secret (README, 'Azure access')"
+        )
+    if isinstance(exc, HttpResponseError) and status is not None and status < 500 and status != 429:
+        return AzureRequestFailed(f"Azure refused the request: {description}")
+    return AzureUnavailable(f"Azure unavailable: {description}")
 
 
 def power_state(vm_id: str) -> dict[str, str]:
@@ -149,27 +178,36 @@ def begin_create_failback_client(
     """Create (or converge) a VM booting the DRS Failback Client image with disks matching the recovery
     instance's: the first disk is the OS disk, the rest are data disks. PUT is idempotent in ARM."""
     os_disk, *data_disks = disk_sizes_gib
-    parameters = {
+    # The ARM REST body (camelCase, nested under "properties"), as the SDK sends a dict unchanged.
+    parameters: dict[str, Any] = {
         "location": location,
         "tags": tags,
-        "hardware_profile": {"vm_size": vm_size},
-        "storage_profile": {
-            "image_reference": {"id": image_id},
-            "os_disk": {"create_option": "FromImage", "disk_size_gb": os_disk, "delete_option": "Delete"},
-            "data_disks": [
-                {"lun": lun, "create_option": "Empty", "disk_size_gb": size, "delete_option": "Delete"}
-                for lun, size in enumerate(data_disks)
-            ],
-        },
-        "network_profile": {
-            "network_api_version": "2022-11-01",
-            "network_interface_configurations": [
-                {
-                    "name": f"{name}-nic",
-                    "primary": True,
-                    "ip_configurations": [{"name": "primary", "subnet": {"id": subnet_id}}],
-                }
-            ],
+        "properties": {
+            "hardwareProfile": {"vmSize": vm_size},
+            "storageProfile": {
+                "imageReference": {"id": image_id},
+                "osDisk": {"createOption": "FromImage", "diskSizeGB": os_disk, "deleteOption": "Delete"},
+                "dataDisks": [
+                    {"lun": lun, "createOption": "Empty", "diskSizeGB": size, "deleteOption": "Delete"}
+                    for lun, size in enumerate(data_disks)
+                ],
+            },
+            "networkProfile": {
+                "networkApiVersion": "2022-11-01",
+                "networkInterfaceConfigurations": [
+                    {
+                        "name": f"{name}-nic",
+                        "properties": {
+                            "primary": True,
+                            "ipConfigurations": [
+                                {"name": "primary", "properties": {"subnet": {"id": subnet_id}}}
+                            ],
+                        },
+                    }
+                ],
+            },
         },
     }
-    return compute(subscription_id).virtual_machines.begin_create_or_update(resource_group, name, parameters)
+    # The SDK's type hints name only the model class; a dict body is sent as it is.
+    operations: Any = compute(subscription_id).virtual_machines
+    return operations.begin_create_or_update(resource_group, name, parameters)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
@@ -22,9 +22,9 @@ _BASE_BACKOFF_SECONDS = 0.5
 
 
 def _retry_after(exc: ClientError) -> float | None:
-    raw = exc.response.get("retryAfterSeconds") or exc.response.get("ResponseMetadata", {}).get(
-        "HTTPHeaders", {}
-    ).get("retry-after")
+    response: dict[str, Any] = dict(exc.response)
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    raw = response.get("retryAfterSeconds") or headers.get("retry-after")
     try:
         return float(raw) if raw is not None else None
     except (TypeError, ValueError):
@@ -49,9 +49,16 @@ def call(operation: str, **params: Any) -> dict[str, Any]:
             time.sleep(wait)
         except (ConnectionError, ReadTimeoutError) as exc:
             if attempt == MAX_ATTEMPTS:
-                raise TransientError(f"DRS {operation}: endpoint not reachable ({type(exc).__name__})") from None
+                raise TransientError(
+                    f"DRS {operation}: endpoint not reachable ({type(exc).__name__})"
+                ) from None
             time.sleep(_BASE_BACKOFF_SECONDS * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
+
+
+def drs_time(moment: datetime) -> str:
+    """DRS date filters want UTC with a literal Z (pattern ...T..:..:..(.fraction)?Z)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _paginate(operation: str, key: str = "items", **params: Any) -> Iterator[dict[str, Any]]:
@@ -76,7 +83,7 @@ def latest_snapshot(source_server_id: str, at_or_before: datetime | None) -> dic
     """The newest PIT snapshot, or the newest taken at or before a time."""
     filters: dict[str, str] = {}
     if at_or_before is not None:
-        filters["toDateTime"] = at_or_before.isoformat()
+        filters["toDateTime"] = drs_time(at_or_before)
     page = call(
         "describe_recovery_snapshots",
         sourceServerID=source_server_id,
@@ -98,7 +105,7 @@ def jobs(job_ids: list[str]) -> list[dict[str, Any]]:
 
 
 def jobs_since(since: datetime) -> list[dict[str, Any]]:
-    return list(_paginate("describe_jobs", filters={"fromDate": since.isoformat()}))
+    return list(_paginate("describe_jobs", filters={"fromDate": drs_time(since)}))
 
 
 def active_job_count() -> int:

@@ -17,7 +17,9 @@ def current_value(hosted_zone_id: str, record_name: str, record_type: str) -> st
     return None
 
 
-def upsert(hosted_zone_id: str, record_name: str, record_type: str, value: str, ttl: int, comment: str) -> str:
+def upsert(
+    hosted_zone_id: str, record_name: str, record_type: str, value: str, ttl: int, comment: str
+) -> str:
     """UPSERT is idempotent, so a retried switch is harmless. Returns the change id."""
     response = client("route53").change_resource_record_sets(
         HostedZoneId=hosted_zone_id,

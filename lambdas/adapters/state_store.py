@@ -50,7 +50,7 @@ def to_attr(value: Any) -> dict[str, Any]:
 
 
 def from_attr(attr: dict[str, Any]) -> Any:
-    (kind, value), = attr.items()
+    ((kind, value),) = attr.items()
     if kind == "NULL":
         return None
     if kind == "N":

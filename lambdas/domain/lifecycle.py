@@ -50,9 +50,7 @@ def lock_condition(workflow: str) -> tuple[str, dict[str, Any]]:
         values[":failed_over"] = FAILED_OVER
         values[":true"] = True
         states.append("(#lifecycle = :failed_over AND #incomplete = :true)")
-    condition = (
-        "(attribute_not_exists(#active) OR #active = :execution) AND (" + " OR ".join(states) + ")"
-    )
+    condition = "(attribute_not_exists(#active) OR #active = :execution) AND (" + " OR ".join(states) + ")"
     return condition, values
 
 
@@ -66,14 +64,13 @@ def refusal_reason(workflow: str, plan: str, state_item: dict[str, Any], executi
         )
     lifecycle = state_item.get("lifecycle", NORMAL)
     allowed = " or ".join(TRANSITIONS[workflow].allowed_from)
-    return (
-        f"{workflow} needs plan {plan} in state {allowed}, but it is {lifecycle}"
-        + _next_step_hint(lifecycle)
+    return f"{workflow} needs plan {plan} in state {allowed}, but it is {lifecycle}" + _next_step_hint(
+        lifecycle
     )
 
 
 def _next_step_hint(lifecycle: str) -> str:
-    hints = {
+    hints: dict[str, str] = {
         FAILED_OVER: "; run failback when Azure is healthy again",
         FAILED_BACK: "; run return_to_normal to restore replication",
         NORMAL: "",

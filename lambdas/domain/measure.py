@@ -1,6 +1,8 @@
 """Achieved RTO and RPO of a run, from the timeline in its run record.
 
-RPO: trigger time minus the point-in-time snapshot the server was launched from (data lost).
+RPO: trigger time minus the point-in-time snapshot the server was launched from (data lost); an on-demand
+snapshot taken after the trigger still lacks what had not replicated yet, so the replication lag seen at
+preflight is the floor.
 RTO: trigger time to the moment the server passed its health check (time to recover).
 """
 
@@ -21,12 +23,14 @@ def parse_time(value: Any) -> datetime | None:
 
 def measurements(record: dict[str, Any], rto_target_minutes: int, rpo_target_minutes: int) -> dict[str, Any]:
     trigger = parse_time(record.get("startedAt"))
+    lags = (record.get("preflight") or {}).get("lagSeconds") or {}
     per_server: dict[str, dict[str, float | None]] = {}
     for source_server_id, server in (record.get("servers") or {}).items():
         snapshot = parse_time(server.get("snapshotAt"))
         healthy = parse_time(server.get("healthyAt"))
+        lag = float(lags.get(source_server_id) or 0.0)
         per_server[source_server_id] = {
-            "rpo_seconds": (trigger - snapshot).total_seconds() if trigger and snapshot else None,
+            "rpo_seconds": max((trigger - snapshot).total_seconds(), lag) if trigger and snapshot else None,
             "rto_seconds": (healthy - trigger).total_seconds() if trigger and healthy else None,
         }
     rpos = [v["rpo_seconds"] for v in per_server.values() if v["rpo_seconds"] is not None]

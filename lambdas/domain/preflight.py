@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lambdas.plan import MAX_CONCURRENT_JOBS, MAX_SERVERS_PER_JOB, Plan
 from lambdas.domain.waves import chunks
+from lambdas.plan import MAX_CONCURRENT_JOBS, MAX_SERVERS_PER_JOB, Plan
 
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 

@@ -51,7 +51,10 @@ def wave_progress(wave: Wave, jobs: list[dict[str, Any]]) -> WaveProgress:
         if job.get("status") != "COMPLETED":
             all_done = False
         for server in job.get("participatingServers", []):
-            statuses[server["sourceServerID"]] = (server.get("launchStatus", "PENDING"), server.get("recoveryInstanceID"))
+            statuses[server["sourceServerID"]] = (
+                server.get("launchStatus", "PENDING"),
+                server.get("recoveryInstanceID"),
+            )
     progress = WaveProgress(status="IN_PROGRESS")
     for server in wave.servers:
         launch_status, instance_id = statuses.get(server.source_server_id, ("PENDING", None))

@@ -93,12 +93,14 @@ def handler(event: BeginInput) -> dict[str, Any]:
         started_at=event.started_at,
         run_sk=f"RUN#{started}#{event.execution_name}",
         trigger=request.trigger,
-        snapshot="latest" if request.snapshot == "latest" else iso(request.snapshot),  # type: ignore[arg-type]
+        snapshot=request.snapshot if isinstance(request.snapshot, str) else iso(request.snapshot),
         is_drill=event.workflow == "drill",
         poll_seconds=plan.timing.poll_seconds,
         wave_count=len(plan.waves),
         approval_required=(
-            event.workflow == "recovery" and request.trigger == "alarm" and plan.approval.required_for_automatic
+            event.workflow == "recovery"
+            and request.trigger == "alarm"
+            and plan.approval.required_for_automatic
         ),
         approval_timeout_seconds=plan.approval.timeout_minutes * 60,
         approval_on_timeout=plan.approval.on_timeout,
@@ -125,9 +127,16 @@ def handler(event: BeginInput) -> dict[str, Any]:
             "errors": [],
         },
     )
-    logger.info("run started", extra={"plan": plan.name, "workflow": event.workflow, "trigger": request.trigger})
+    logger.info(
+        "run started", extra={"plan": plan.name, "workflow": event.workflow, "trigger": request.trigger}
+    )
     notify.publish(
         f"[DR] {event.workflow} started for {plan.name}",
-        {"plan": plan.name, "workflow": event.workflow, "execution": event.execution_arn, "trigger": request.trigger},
+        {
+            "plan": plan.name,
+            "workflow": event.workflow,
+            "execution": event.execution_arn,
+            "trigger": request.trigger,
+        },
     )
     return run.model_dump(mode="json")

@@ -73,7 +73,9 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def task(model: type[M]) -> Callable[[Callable[[M], dict[str, Any]]], Callable[[dict[str, Any], Any], dict[str, Any]]]:
+def task(
+    model: type[M],
+) -> Callable[[Callable[[M], dict[str, Any]]], Callable[[dict[str, Any], Any], dict[str, Any]]]:
     """Turn `fn(parsed_input) -> dict` into a Lambda handler with structured logging."""
 
     def decorate(fn: Callable[[M], dict[str, Any]]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -83,7 +85,9 @@ def task(model: type[M]) -> Callable[[Callable[[M], dict[str, Any]]], Callable[[
             try:
                 parsed = model.model_validate(event)
             except ValidationError as exc:
-                raise InvalidInput(f"{fn.__module__.rsplit('.', 1)[-1]} input: {describe_validation_error(exc)}") from None
+                raise InvalidInput(
+                    f"{fn.__module__.rsplit('.', 1)[-1]} input: {describe_validation_error(exc)}"
+                ) from None
             run = getattr(parsed, "run", None)
             if isinstance(run, RunContext):
                 logger.append_keys(plan=run.plan, workflow=run.workflow, run_id=run.run_id)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from lambdas.adapters import azure_compute, drs
 from lambdas.domain.waves import PLAN_TAG, RUN_TAG
-from lambdas.errors import AzureUnavailable, FailbackFailed
+from lambdas.errors import FailbackFailed
 from lambdas.handlers.common import RunTask, iso, now, task
 
 FAILBACK_CLIENT_TAG = "drs-recovery-instance-id"
@@ -24,7 +24,11 @@ GIB = 1024**3
 
 
 def recovery_instances_of(run_plan: Any) -> list[dict[str, Any]]:
-    return [ri for ri in drs.recovery_instances([s.source_server_id for s in run_plan.servers()]) if not ri.get("isDrill")]
+    return [
+        ri
+        for ri in drs.recovery_instances([s.source_server_id for s in run_plan.servers()])
+        if not ri.get("isDrill")
+    ]
 
 
 def disk_sizes_gib(recovery_instance: dict[str, Any]) -> list[int]:
@@ -38,10 +42,6 @@ def disk_sizes_gib(recovery_instance: dict[str, Any]) -> list[int]:
 
 def failback_vm_name(server_name: str) -> str:
     return f"{server_name}-failback"
-
-
-def _azure_failure(exc: Exception) -> AzureUnavailable:
-    return AzureUnavailable(f"Azure: {azure_compute.describe_azure_error(exc)}")
 
 
 @task(RunTask)
@@ -73,7 +73,7 @@ def prepare_handler(event: RunTask) -> dict[str, Any]:
                 {FAILBACK_CLIENT_TAG: ri["recoveryInstanceID"], PLAN_TAG: plan.name, RUN_TAG: run.run_id},
             )
         except azure_compute.azure_errors() as exc:
-            raise _azure_failure(exc) from None
+            raise azure_compute.classify(exc) from None
         vm_id = (
             f"/subscriptions/{plan.azure.subscription_id}/resourceGroups/{failback.resource_group}"
             f"/providers/Microsoft.Compute/virtualMachines/{name}"
@@ -96,7 +96,10 @@ class FailbackStateInput(RunTask):
 def check_handler(event: FailbackStateInput) -> dict[str, Any]:
     run = event.run
     plan = run.load_plan()
-    states = {ri["recoveryInstanceID"]: (ri.get("failback") or {}).get("state", "UNKNOWN") for ri in recovery_instances_of(plan)}
+    states = {
+        ri["recoveryInstanceID"]: (ri.get("failback") or {}).get("state", "UNKNOWN")
+        for ri in recovery_instances_of(plan)
+    }
     wanted = f"FAILBACK_{event.want}"
     # Once launched, an instance that was READY moves on; COMPLETED also satisfies READY_FOR_LAUNCH.
     accepted = {wanted, "FAILBACK_COMPLETED"} if event.want == "READY_FOR_LAUNCH" else {wanted}
@@ -124,7 +127,9 @@ def launch_handler(event: RunTask) -> dict[str, Any]:
         for ri in recovery_instances_of(plan)
         if (ri.get("failback") or {}).get("state") == "FAILBACK_READY_FOR_LAUNCH"
     ]
-    already = [j["jobID"] for j in drs.jobs_since(run.started_at) if (j.get("tags") or {}).get(RUN_TAG) == run.run_id]
+    already = [
+        j["jobID"] for j in drs.jobs_since(run.started_at) if (j.get("tags") or {}).get(RUN_TAG) == run.run_id
+    ]
     if already or not ready:
         return {"job_id": already[0] if already else None, "launched": 0}
     job_id = drs.start_failback_launch(ready, {RUN_TAG: run.run_id, PLAN_TAG: plan.name})
@@ -145,6 +150,6 @@ def start_vms_handler(event: RunTask) -> dict[str, Any]:
         for poller in pollers:
             poller.result(timeout=max(1.0, deadline - time.monotonic()))
     except azure_compute.azure_errors() as exc:
-        raise _azure_failure(exc) from None
+        raise azure_compute.classify(exc) from None
     run.update_record({"failback.azureStartedAt": iso(now())})
     return {"started": len(pollers)}

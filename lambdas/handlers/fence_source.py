@@ -20,14 +20,16 @@ FENCE_WAIT_SECONDS = 240
 def handler(event: RunTask) -> dict[str, Any]:
     run = event.run
     plan = run.load_plan()
-    errors = azure_compute.azure_errors() + (AzureUnavailable,)
+    errors: tuple[type[Exception], ...] = (*azure_compute.azure_errors(), AzureUnavailable)
     fencing: dict[str, dict[str, Any]] = {}
     pollers = {}
     for server in plan.servers():
         try:
             pollers[server.source_server_id] = azure_compute.begin_deallocate(server.azure_vm_id)
         except errors as exc:
-            reason = str(exc) if isinstance(exc, AzureUnavailable) else azure_compute.describe_azure_error(exc)
+            reason = (
+                str(exc) if isinstance(exc, AzureUnavailable) else azure_compute.describe_azure_error(exc)
+            )
             fencing[server.source_server_id] = {"name": server.name, "fenced": False, "reason": reason}
     deadline = time.monotonic() + FENCE_WAIT_SECONDS
     for sid, poller in pollers.items():

@@ -110,5 +110,7 @@ def handler(event: FinishInput) -> dict[str, Any]:
         "rpo_seconds": measured["rpo_seconds"],
         "failure": failure,
     }
-    notify.publish(f"[DR] {run.workflow} {status.lower()} for {run.plan}", {**summary, "execution": run.execution_arn})
+    notify.publish(
+        f"[DR] {run.workflow} {status.lower()} for {run.plan}", {**summary, "execution": run.execution_arn}
+    )
     return summary

@@ -45,12 +45,19 @@ def handler(event: LaunchWaveInput) -> dict[str, Any]:
                 snapshot = drs.latest_snapshot(server.source_server_id, at_or_before)
                 if snapshot is None:
                     raise LaunchFailed(
-                        f"{server.name}: no PIT snapshot at or before {run.snapshot}; choose a later time or 'latest'"
+                        f"{server.name}: no PIT snapshot at or before {run.snapshot}; "
+                        "choose a later time or 'latest'"
                     )
                 item["recoverySnapshotID"] = snapshot["snapshotID"]
             requests.append(item)
-        job = drs.start_recovery(requests, run.is_drill, job_tags(run.plan, run.run_id, event.wave, chunk_index))
+        job = drs.start_recovery(
+            requests, run.is_drill, job_tags(run.plan, run.run_id, event.wave, chunk_index)
+        )
         job_ids.append(job["jobID"])
-    record_fields[f"waves.w{event.wave}"] = {"name": wave.name, "jobIds": job_ids, "launchRequestedAt": requested}
+    record_fields[f"waves.w{event.wave}"] = {
+        "name": wave.name,
+        "jobIds": job_ids,
+        "launchRequestedAt": requested,
+    }
     run.update_record(record_fields)
     return {"wave": event.wave, "job_ids": job_ids, "requested_at": requested}

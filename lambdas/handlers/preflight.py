@@ -18,7 +18,11 @@ def handler(event: RunTask) -> dict[str, Any]:
     problems, warnings = preflight.check(
         plan, servers, drs.active_job_count(), for_recovery=run.workflow == "recovery"
     )
-    run.update_record({"preflight": {"problems": problems, "warnings": warnings}})
+    lags = {
+        s["sourceServerID"]: preflight.lag_seconds((s.get("dataReplicationInfo") or {}).get("lagDuration"))
+        for s in servers
+    }
+    run.update_record({"preflight": {"problems": problems, "warnings": warnings, "lagSeconds": lags}})
     if problems:
         logger.warning("preflight failed", extra={"problems": problems})
         shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")

@@ -23,10 +23,23 @@ def handler(event: ApprovalInput) -> dict[str, Any]:
     plan = run.load_plan()
     state_store.set_fields(
         state_store.plan_key(run.plan),
-        {"pendingApproval": {"taskToken": event.task_token, "executionArn": run.execution_arn, "since": iso(now())}},
+        {
+            "pendingApproval": {
+                "taskToken": event.task_token,
+                "executionArn": run.execution_arn,
+                "since": iso(now()),
+            }
+        },
     )
-    run.update_record({"approval": {"requestedAt": iso(now()), "timeoutMinutes": plan.approval.timeout_minutes,
-                                    "onTimeout": plan.approval.on_timeout}})
+    run.update_record(
+        {
+            "approval": {
+                "requestedAt": iso(now()),
+                "timeoutMinutes": plan.approval.timeout_minutes,
+                "onTimeout": plan.approval.on_timeout,
+            }
+        }
+    )
     notify.publish(
         f"[DR] approval needed: failover of {run.plan}",
         {

@@ -27,14 +27,28 @@ def handler(event: RunTask) -> dict[str, Any]:
     restarted = []
     for sid in source_ids:
         state = ((servers.get(sid) or {}).get("dataReplicationInfo") or {}).get("dataReplicationState")
-        if state not in ("CONTINUOUS", "INITIATING", "INITIAL_SYNC", "BACKLOG", "CREATING_SNAPSHOT", "RESCAN"):
+        if state not in (
+            "CONTINUOUS",
+            "INITIATING",
+            "INITIAL_SYNC",
+            "BACKLOG",
+            "CREATING_SNAPSHOT",
+            "RESCAN",
+        ):
             # ConflictException: already replicating, which is the state we want.
             _tolerate(("ConflictException",), drs.start_replication, sid)
             restarted.append(sid)
     ids = [ri["recoveryInstanceID"] for ri in instances]
     job_ids = drs.terminate_recovery_instances(ids) if ids else []
     run.update_record(
-        {"restore": {"at": iso(now()), "replicationRestarted": restarted, "terminated": ids, "jobIds": job_ids}}
+        {
+            "restore": {
+                "at": iso(now()),
+                "replicationRestarted": restarted,
+                "terminated": ids,
+                "jobIds": job_ids,
+            }
+        }
     )
     return {"replication_restarted": len(restarted), "terminating": len(ids)}
 
@@ -57,7 +71,9 @@ def check_handler(event: RunTask) -> dict[str, Any]:
         for s in drs.source_servers(source_ids)
     }
     remaining = [ri for ri in drs.recovery_instances(source_ids) if not ri.get("isDrill")]
-    waiting = sorted(plan.server_by_source_id(sid).name for sid in source_ids if states.get(sid) != "CONTINUOUS")
+    waiting = sorted(
+        plan.server_by_source_id(sid).name for sid in source_ids if states.get(sid) != "CONTINUOUS"
+    )
     if waiting or remaining:
         if now() - run.started_at > timedelta(minutes=plan.timing.replication_timeout_minutes):
             raise ReplicationNotRestored(
@@ -65,6 +81,10 @@ def check_handler(event: RunTask) -> dict[str, Any]:
                 f"({plan.timing.replication_timeout_minutes}): {', '.join(waiting[:20]) or 'none'}; "
                 f"recovery instances left: {len(remaining)}"
             )
-        return {"status": "PENDING", "not_continuous": waiting[:20], "recovery_instances_left": len(remaining)}
+        return {
+            "status": "PENDING",
+            "not_continuous": waiting[:20],
+            "recovery_instances_left": len(remaining),
+        }
     run.update_record({"restore.completedAt": iso(now())})
     return {"status": "DONE"}

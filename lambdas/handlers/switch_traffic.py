@@ -29,7 +29,9 @@ def handler(event: SwitchInput) -> dict[str, Any]:
         instances = [ri for ri in drs.recovery_instances([server.source_server_id]) if not ri.get("isDrill")]
         ips = ec2.private_ips([ri["ec2InstanceID"] for ri in instances if ri.get("ec2InstanceID")])
         if not ips:
-            raise ValidationFailed(f"traffic.aws_server {server.name} has no running recovery instance with an IP")
+            raise ValidationFailed(
+                f"traffic.aws_server {server.name} has no running recovery instance with an IP"
+            )
         value = sorted(ips.values())[0]
     previous = route53.current_value(traffic.hosted_zone_id, traffic.record_name, traffic.record_type)
     change = route53.upsert(
@@ -41,7 +43,15 @@ def handler(event: SwitchInput) -> dict[str, Any]:
         f"dr-orchestrator {run.workflow} {run.run_id}",
     )
     run.update_record(
-        {"traffic": {"to": event.to, "record": traffic.record_name, "from": previous, "value": value,
-                     "changeId": change, "at": iso(now())}}
+        {
+            "traffic": {
+                "to": event.to,
+                "record": traffic.record_name,
+                "from": previous,
+                "value": value,
+                "changeId": change,
+                "at": iso(now()),
+            }
+        }
     )
     return {"switched": True, "to": event.to, "value": value}

@@ -27,7 +27,11 @@ def handler(event: ValidateInput) -> dict[str, Any]:
     waiting = []
     for sid, instance_id in launched.items():
         status = health.get(instance_id, {})
-        ok = status.get("state") == "running" and status.get("system") == "ok" and status.get("instance") == "ok"
+        ok = (
+            status.get("state") == "running"
+            and status.get("system") == "ok"
+            and status.get("instance") == "ok"
+        )
         if ok and not servers[sid].get("healthyAt"):
             fields[f"servers.{sid}.healthyAt"] = checked
         if not ok:
@@ -44,4 +48,3 @@ def handler(event: ValidateInput) -> dict[str, Any]:
             )
         return {"status": "PENDING", "waiting": len(waiting), "first_checked_at": first}
     return {"status": "PASSED", "healthy": len(launched), "first_checked_at": first}
-

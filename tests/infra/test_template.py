@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from dr_constructs.task_functions import TASKS
+
 from localcloud.synth import synthesize
 
 pytestmark = pytest.mark.infra
@@ -55,14 +55,18 @@ def test_every_task_has_backoff_retry_with_jitter_and_a_catch(template: dict[str
 
 
 def test_drill_terminates_instances_on_every_path_after_launch(template: dict[str, Any]) -> None:
-    drill = next(k for k in resources(template, "AWS::StepFunctions::StateMachine") if k.startswith("Workflowsdrill"))
+    drill = next(
+        k for k in resources(template, "AWS::StepFunctions::StateMachine") if k.startswith("Workflowsdrill")
+    )
     states = all_states(definition(template, drill))
     for name in ("Launch wave", "Check wave", "Validate instances", "Validate instances again"):
         assert states[name]["Catch"][0]["Next"] == "Terminate drill instances", name
     assert states["Validation passed?"]["Choices"][0]["Next"] == "Terminate drill instances"
 
 
-def test_lambdas_run_python_313_with_bundled_dependencies(template: dict[str, Any], synthesized: Path) -> None:
+def test_lambdas_run_python_313_with_bundled_dependencies(
+    template: dict[str, Any], synthesized: Path
+) -> None:
     functions = resources(template, "AWS::Lambda::Function")
     assert len(functions) == len(TASKS)
     for function in functions.values():
@@ -87,7 +91,10 @@ def test_alarm_rule_starts_recovery_only_on_alarm(template: dict[str, Any]) -> N
     rules = resources(template, "AWS::Events::Rule")
     assert len(rules) == 1
     rule = next(iter(rules.values()))["Properties"]
-    assert rule["EventPattern"]["detail"] == {"alarmName": ["shop-azure-outage"], "state": {"value": ["ALARM"]}}
+    assert rule["EventPattern"]["detail"] == {
+        "alarmName": ["shop-azure-outage"],
+        "state": {"value": ["ALARM"]},
+    }
     target = rule["Targets"][0]
     assert "Workflowsrecovery" in json.dumps(target["Arn"])
     template_text = target["InputTransformer"]["InputTemplate"]
@@ -111,7 +118,11 @@ def test_data_at_rest_is_encrypted_with_the_stack_key(template: dict[str, Any]) 
 
 
 def policy_statements(template: dict[str, Any], function_key: str) -> list[dict[str, Any]]:
-    function_id = next(k for k in resources(template, "AWS::Lambda::Function") if k.startswith("Tasks" + function_key.replace("_", "")))
+    function_id = next(
+        k
+        for k in resources(template, "AWS::Lambda::Function")
+        if k.startswith("Tasks" + function_key.replace("_", ""))
+    )
     role_id = template["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
     statements: list[dict[str, Any]] = []
     for policy in resources(template, "AWS::IAM::Policy").values():
@@ -137,9 +148,17 @@ def test_iam_is_scoped_per_function(template: dict[str, Any]) -> None:
     launch = policy_statements(template, "launch_wave")
     start = next(s for s in launch if "drs:StartRecovery" in s["Action"])
     resources_text = json.dumps(start["Resource"])
-    assert "source-server/s-0a1b2c3d4e5f60001" in resources_text and "*" not in resources_text.replace("*/", "")
-    route53 = next(s for s in policy_statements(template, "switch_traffic") if "route53:ChangeResourceRecordSets" in s["Action"])
-    assert route53["Resource"] == {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":route53:::hostedzone/Z04SHOPEXAMPLE01"]]}
+    assert "source-server/s-0a1b2c3d4e5f60001" in resources_text and "*" not in resources_text.replace(
+        "*/", ""
+    )
+    route53 = next(
+        s
+        for s in policy_statements(template, "switch_traffic")
+        if "route53:ChangeResourceRecordSets" in s["Action"]
+    )
+    assert route53["Resource"] == {
+        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":route53:::hostedzone/Z04SHOPEXAMPLE01"]]
+    }
     assert "drs:TerminateRecoveryInstances" not in actions_of(policy_statements(template, "launch_wave"))
 
 
@@ -157,12 +176,16 @@ def test_cfn_lint_is_clean(synthesized: Path) -> None:
     # W3005 is CDK's explicit DependsOn next to a GetAtt: harmless and not ours to change.
     result = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), "--ignore-checks", "W3005", "--", str(synthesized)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_invalid_plan_fails_synth_naming_the_field(tmp_path: Path, sample_plan_document: dict[str, Any]) -> None:
+def test_invalid_plan_fails_synth_naming_the_field(
+    tmp_path: Path, sample_plan_document: dict[str, Any]
+) -> None:
     sample_plan_document["targets"]["rpo_minutes"] = "soon"
     plans_dir = Path(__file__).resolve().parents[2] / "build" / "test-plans"
     plans_dir.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,10 @@ def plan(sample_plan_document: dict[str, Any]) -> Plan:
 
 
 def source(server_id: str, state: str = "CONTINUOUS", lag: str = "PT2S") -> dict[str, Any]:
-    return {"sourceServerID": server_id, "dataReplicationInfo": {"dataReplicationState": state, "lagDuration": lag}}
+    return {
+        "sourceServerID": server_id,
+        "dataReplicationInfo": {"dataReplicationState": state, "lagDuration": lag},
+    }
 
 
 def test_chunks_split_at_the_drs_job_limit() -> None:
@@ -27,8 +30,16 @@ def test_wave_progress_critical_and_optional_failures(plan: Plan) -> None:
     job = {
         "status": "COMPLETED",
         "participatingServers": [
-            {"sourceServerID": "s-0a1b2c3d4e5f60002", "launchStatus": "LAUNCHED", "recoveryInstanceID": "i-1"},
-            {"sourceServerID": "s-0a1b2c3d4e5f60003", "launchStatus": "LAUNCHED", "recoveryInstanceID": "i-2"},
+            {
+                "sourceServerID": "s-0a1b2c3d4e5f60002",
+                "launchStatus": "LAUNCHED",
+                "recoveryInstanceID": "i-1",
+            },
+            {
+                "sourceServerID": "s-0a1b2c3d4e5f60003",
+                "launchStatus": "LAUNCHED",
+                "recoveryInstanceID": "i-2",
+            },
             {"sourceServerID": "s-0a1b2c3d4e5f60004", "launchStatus": "FAILED"},
         ],
     }
@@ -40,8 +51,10 @@ def test_wave_progress_critical_and_optional_failures(plan: Plan) -> None:
 
 
 def test_wave_in_progress_until_job_completes(plan: Plan) -> None:
-    job = {"status": "STARTED", "participatingServers": [
-        {"sourceServerID": "s-0a1b2c3d4e5f60001", "launchStatus": "IN_PROGRESS"}]}
+    job = {
+        "status": "STARTED",
+        "participatingServers": [{"sourceServerID": "s-0a1b2c3d4e5f60001", "launchStatus": "IN_PROGRESS"}],
+    }
     assert waves.wave_progress(plan.waves[0], [job]).status == "IN_PROGRESS"
     assert waves.wave_progress(plan.waves[0], []).status == "IN_PROGRESS"
 
@@ -102,7 +115,9 @@ def test_lifecycle_after(workflow: str, succeeded: bool, changed: bool, expected
 
 
 def test_refusal_reason_names_the_running_execution() -> None:
-    reason = lifecycle.refusal_reason("drill", "shop", {"activeExecution": "arn:x", "activeWorkflow": "recovery"}, "arn:y")
+    reason = lifecycle.refusal_reason(
+        "drill", "shop", {"activeExecution": "arn:x", "activeWorkflow": "recovery"}, "arn:y"
+    )
     assert "arn:x" in reason and "recovery" in reason
     reason = lifecycle.refusal_reason("drill", "shop", {"lifecycle": "FAILED_OVER"}, "arn:y")
     assert "FAILED_OVER" in reason and "failback" in reason

@@ -1,0 +1,219 @@
+"""AzureEmulator: Entra ID and ARM compute on one loopback HTTPS server, with fault injection.
+
+emu = AzureEmulator(timing=AzureTiming(operation=0.3, create=0.5))
+emu.start()
+# REQUESTS_CA_BUNDLE=emu.ca_bundle_path, then the unchanged SDK:
+cred = ClientSecretCredential(emu.tenant_id, emu.client_id, emu.client_secret,
+                              authority=emu.authority, disable_instance_discovery=True)
+client = ComputeManagementClient(cred, emu.subscription_id, base_url=emu.resource_manager_url,
+                                 credential_scopes=[emu.resource_manager_url + "/.default"])
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .arm import Arm, Fault
+from .compute import AzureTiming, Compute
+from .entra import Entra, Tokens
+from .server import Request, Response, TlsHttpServer
+from .tls import make_loopback_pki, server_context
+
+DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000001"
+DEFAULT_CLIENT_ID = "00000000-0000-0000-0000-000000000002"
+DEFAULT_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000003"
+DEFAULT_CLIENT_SECRET = "localcloud-client-secret"  # noqa: S105 - a fake for the emulator
+
+
+class AzureEmulator:
+    def __init__(
+        self,
+        timing: AzureTiming | None = None,
+        *,
+        tenant_id: str = DEFAULT_TENANT_ID,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        subscription_id: str = DEFAULT_SUBSCRIPTION_ID,
+    ) -> None:
+        self.timing = timing or AzureTiming()
+        self.subscription_id = subscription_id
+        tokens = Tokens()
+        self._entra = Entra(tenant_id, client_id, client_secret, tokens)
+        self._compute = Compute(subscription_id, self.timing)
+        self._arm = Arm(self._compute, tokens, tenant_id)
+        self._log: list[tuple[str, str, int]] = []
+        self._log_lock = threading.Lock()
+        self._server: TlsHttpServer | None = None
+        self._tmp: Path | None = None
+        self._ca_path: Path | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> AzureEmulator:
+        if self._server is not None:
+            return self
+        self._tmp = Path(tempfile.mkdtemp(prefix="azure-emulator-"))
+        files = make_loopback_pki(self._tmp)
+        self._ca_path = files.ca_path
+        self._server = TlsHttpServer(self._handle, server_context(files))
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> AzureEmulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- connection details --------------------------------------------------------------------
+
+    @property
+    def authority(self) -> str:
+        return f"https://127.0.0.1:{self._running().port}"
+
+    @property
+    def resource_manager_url(self) -> str:
+        return self.authority
+
+    @property
+    def ca_bundle_path(self) -> str:
+        self._running()
+        return str(self._ca_path)
+
+    @property
+    def tenant_id(self) -> str:
+        return self._entra.tenant_id
+
+    @property
+    def client_id(self) -> str:
+        return self._entra.client_id
+
+    @property
+    def client_secret(self) -> str:
+        """The secret Entra currently accepts (changes with rotate_secret)."""
+        return self._entra.secret
+
+    # --- state ---------------------------------------------------------------------------------
+
+    def seed_vm(
+        self,
+        resource_group: str,
+        name: str,
+        size: str = "Standard_D2s_v5",
+        os_disk_gb: int = 64,
+        data_disks_gb: list[int] | None = None,
+        power_state: str = "running",
+        tags: dict[str, str] | None = None,
+        location: str = "westeurope",
+    ) -> str:
+        """Add a provisioned VM (marketplace image, managed disks); returns its ARM resource id."""
+        return self._compute.seed_vm(
+            resource_group=resource_group,
+            name=name,
+            size=size,
+            os_disk_gb=os_disk_gb,
+            data_disks_gb=list(data_disks_gb or []),
+            power_state=power_state,
+            tags=dict(tags or {}),
+            location=location,
+        )
+
+    def seed_image(
+        self,
+        resource_group: str,
+        name: str,
+        location: str = "westeurope",
+        os_disk_gb: int = 30,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Add a managed (generalized Linux) image; returns its ARM resource id."""
+        return self._compute.seed_image(
+            resource_group=resource_group,
+            name=name,
+            location=location,
+            os_disk_gb=os_disk_gb,
+            tags=dict(tags or {}),
+        )
+
+    def seed_resource_group(self, name: str) -> None:
+        """Resource groups exist once seeded (seed_vm/seed_image add theirs); others answer 404."""
+        self._compute.add_resource_group(name)
+
+    def vm(self, vm_id: str) -> dict[str, Any]:
+        """The VM as ARM returns it with $expand=instanceView. KeyError if there is none."""
+        return self._compute.vm_by_id(vm_id)
+
+    def vms(self) -> list[dict[str, Any]]:
+        return self._compute.all_vms()
+
+    def failback_client_running(self, recovery_instance_id: str) -> bool:
+        """True when a VM tagged drs-recovery-instance-id=<id>, created from an image, is running."""
+        return self._compute.failback_client_running(recovery_instance_id)
+
+    @property
+    def request_log(self) -> list[tuple[str, str, int]]:
+        """(method, path without query, status) of every answered request, oldest first."""
+        with self._log_lock:
+            return list(self._log)
+
+    # --- faults --------------------------------------------------------------------------------
+
+    def set_unreachable(self, unreachable: bool) -> None:
+        """Close the listening socket (connections are refused), or listen again on the same port."""
+        server = self._running()
+        if unreachable:
+            server.stop()
+        else:
+            server.start()
+
+    def throttle_next(self, count: int, retry_after_seconds: float = 1) -> None:
+        """The next `count` ARM requests get 429 TooManyRequests with Retry-After."""
+        self._arm.faults.add(Fault(429, retry_after_seconds), count)
+
+    def fail_next(self, count: int, status: int = 500) -> None:
+        """The next `count` ARM requests get `status` with an ARM error body."""
+        self._arm.faults.add(Fault(status), count)
+
+    def rotate_secret(self) -> str:
+        """The configured client secret stops working (401 invalid_client, AADSTS7000215).
+        Returns the new secret. Tokens already issued stay valid, as in Entra."""
+        return self._entra.rotate_secret()
+
+    def clear_faults(self) -> None:
+        """Drop pending ARM faults, listen again if unreachable, and restore the configured secret."""
+        self._arm.faults.clear()
+        self._entra.restore_secret()
+        if self._server is not None:
+            self._server.start()
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _handle(self, request: Request) -> Response:
+        response = self._entra.handle(request) or self._arm.handle(request)
+        if response is None:
+            response = Response(
+                404, {"error": {"code": "NotFound", "message": f"No such endpoint: {request.path}"}}
+            )
+        with self._log_lock:
+            self._log.append((request.method, request.path, response.status))
+        return response
+
+    def _running(self) -> TlsHttpServer:
+        if self._server is None:
+            raise RuntimeError("AzureEmulator is not started")
+        return self._server
