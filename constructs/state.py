@@ -55,7 +55,7 @@ class OrchestratorState(Construct):
             self,
             "AzureCredential",
             description=(
-                "Azure service principal of the DR orchestrator: JSON with tenant_id, client_id, client_secret "
+                "Azure service principal of the orchestrator: JSON with tenant_id, client_id, client_secret "
                 "(optional authority_host, resource_manager). Set the value after deploy; see README."
             ),
             encryption_key=self.key,

@@ -18,14 +18,15 @@ from typing import Any
 import boto3
 from moto.core.config import default_user_config
 from moto.events.models import Rule
-from moto.events.utils import EventTemplateParser
 from moto.server import ThreadedMotoServer
 
+from lambdas.adapters import azure_compute
 from lambdas.adapters.aws import reset_clients
 from lambdas.plan import Plan
 from localcloud import timescale
 from localcloud.azure import AzureEmulator, AzureTiming
 from localcloud.drs import DrsEmulator, DrsTiming
+from localcloud.input_transformer import transform
 from localcloud.lambda_bridge import LambdaBridge
 from localcloud.seed import seed_plans
 from localcloud.template import ACCOUNT_ID, Template
@@ -71,6 +72,8 @@ class LocalCloud:
         self.drs: DrsEmulator
         self.azure: AzureEmulator
         self._original_send: Any = None
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -88,6 +91,10 @@ class LocalCloud:
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
+        # moto's backends live in this process: start each local cloud from an empty account.
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.reset()
         port = self._moto._server.server_port  # type: ignore[union-attr]
         moto_url = f"http://127.0.0.1:{port}"
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
@@ -114,6 +121,7 @@ class LocalCloud:
         self.azure.start()
         self._set_env({"AWS_ENDPOINT_URL_DRS": self.drs.url, "REQUESTS_CA_BUNDLE": self.azure.ca_bundle_path})
         reset_clients()
+        azure_compute.reset_caches()
         timescale.install(self.settings.time_scale)
         self.bridge.install()
         self._install_event_routing()
@@ -139,6 +147,7 @@ class LocalCloud:
                 os.environ[name] = value
         self._saved_env.clear()
         reset_clients()
+        azure_compute.reset_caches()
 
     def _set_env(self, values: dict[str, str]) -> None:
         for name, value in values.items():
@@ -147,8 +156,12 @@ class LocalCloud:
             self.env[name] = value
 
     def client(self, service: str) -> Any:
-        session: Any = boto3.session.Session()
-        return session.client(service, region_name=REGION)
+        """A boto3 client for this local cloud (cached: building one parses the service model)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                session: Any = boto3.session.Session()
+                self._clients[service] = session.client(service, region_name=REGION)
+            return self._clients[service]
 
     # -- deploying the synthesized template ------------------------------------------------------
 
@@ -278,17 +291,12 @@ class LocalCloud:
 
     def _deliver(self, target: dict[str, Any], event: dict[str, Any]) -> None:
         if "Input" in target:
-            payload: Any = json.loads(target["Input"])
+            body = str(target["Input"])
         elif "InputTransformer" in target:
             transformer = target["InputTransformer"]
-            payload = EventTemplateParser.parse(
-                input_template=transformer.get("InputTemplate"),
-                input_paths_map=transformer.get("InputPathsMap", {}),
-                event=event,  # type: ignore[arg-type]
-            )
+            body = transform(transformer["InputTemplate"], transformer.get("InputPathsMap", {}), event)
         else:
-            payload = event
-        body = payload if isinstance(payload, str) else json.dumps(payload)
+            body = json.dumps(event)
         if ":states:" in target["Arn"]:
             self._start_execution(target["Arn"], body)
         else:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -72,10 +73,22 @@ class LambdaBridge:
             return bridge.invoke(function, event)
 
         LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign,assignment]
+        # The interpreter builds a new Lambda client for every task; reuse one (clients are thread-safe).
+        self._original_client_for = lambda_eval_utils.boto_client_for
+        clients: dict[tuple[str, str], Any] = {}
+
+        def cached_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+            with self._lock:
+                if (region, service) not in clients:
+                    clients[(region, service)] = self._original_client_for(region, service, state_credentials)
+                return clients[(region, service)]
+
+        lambda_eval_utils.boto_client_for = cached_client_for
 
     def uninstall(self) -> None:
         if self._original is not None:
             LambdaFunction._invoke_lambda = self._original  # type: ignore[method-assign]
+            lambda_eval_utils.boto_client_for = self._original_client_for
             self._original = None
 
     def _handler(self, path: str) -> Handler:

@@ -48,6 +48,12 @@ class VmRef:
             raise ValueError(f"not an Azure VM resource id: {resource_id}") from None
 
 
+def reset_caches() -> None:
+    """Forget the cached secret and clients (after the credential or the endpoints changed)."""
+    with _lock:
+        _cache.clear()
+
+
 def _secret() -> dict[str, str]:
     cached = _cache.get("secret")
     if cached and cached[1] > time.monotonic():

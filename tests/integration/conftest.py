@@ -1,0 +1,98 @@
+"""Integration tests: the synthesized stack running on the embedded local cloud."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdas.adapters import state_store
+from lambdas.plan import Plan, load_plans
+from localcloud.azure import AzureTiming
+from localcloud.cloud import LocalCloud, LocalCloudSettings
+from localcloud.drs import DrsTiming
+from localcloud.progress import find_run
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+
+# DRS steps ~20x faster than the demo: a wave launches in about a second.
+FAST_DRS = DrsTiming(
+    job_pending=0.1,
+    snapshot=0.1,
+    conversion=0.3,
+    boot=0.3,
+    terminate=0.2,
+    failback_sync=0.4,
+    failback_launch=0.4,
+    replication_resync=0.4,
+    snapshot_interval=1.0,
+)
+FAST_AZURE = AzureTiming(operation=0.1, create=0.2, poll=0.05)
+
+
+def event(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return document
+
+
+@pytest.fixture
+def plan() -> Plan:
+    return load_plans([ROOT / "plans" / "sample-plan.json"])[0]
+
+
+@pytest.fixture
+def cloud(synthesized: Path, plan: Plan) -> Iterator[LocalCloud]:
+    settings = LocalCloudSettings(
+        time_scale=60, drs_timing=FAST_DRS, azure_timing=FAST_AZURE, log_level="WARNING"
+    )
+    with LocalCloud(synthesized, [plan], settings) as local:
+        yield local
+
+
+def run(cloud: LocalCloud, workflow: str, document: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
+    return cloud.run(workflow, document, timeout=timeout)
+
+
+def run_record(plan: Plan, execution_arn: str) -> dict[str, Any]:
+    record = find_run(plan.name, execution_arn)
+    assert record is not None, f"no run record for {execution_arn}"
+    return record
+
+
+def plan_state(plan: Plan) -> dict[str, Any]:
+    return state_store.get_item(state_store.plan_key(plan.name))
+
+
+def recovery_instances(cloud: LocalCloud, plan: Plan) -> list[dict[str, Any]]:
+    ids = [s.source_server_id for s in plan.servers()]
+    items: list[dict[str, Any]] = cloud.client("drs").describe_recovery_instances(
+        filters={"sourceServerIDs": ids}
+    )["items"]
+    return items
+
+
+def running_ec2_instances(cloud: LocalCloud) -> list[str]:
+    reservations = cloud.client("ec2").describe_instances(
+        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    )["Reservations"]
+    return [i["InstanceId"] for r in reservations for i in r["Instances"]]
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 60, message: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message}")
+        time.sleep(0.1)
+
+
+def drs_calls(cloud: LocalCloud, operation: str) -> list[int]:
+    return [status for op, status in cloud.drs.request_log if op == operation]

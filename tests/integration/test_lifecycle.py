@@ -1,0 +1,139 @@
+"""The whole DR lifecycle, and recovery's own behaviours: fencing, traffic, triggers, approval."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lambdas.plan import Plan
+from localcloud.cloud import LocalCloud
+from tests.integration.conftest import (
+    event,
+    plan_state,
+    recovery_instances,
+    run,
+    run_record,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+SHOP_RECORD = "shop.example.com."
+
+
+def dns_value(cloud: LocalCloud, plan: Plan) -> str:
+    assert plan.traffic is not None
+    records = cloud.client("route53").list_resource_record_sets(HostedZoneId=plan.traffic.hosted_zone_id)
+    record = next(r for r in records["ResourceRecordSets"] if r["Name"] == SHOP_RECORD and r["Type"] == "A")
+    return str(record["ResourceRecords"][0]["Value"])
+
+
+def power_states(cloud: LocalCloud, plan: Plan) -> set[str]:
+    states = set()
+    for server in plan.servers():
+        statuses = cloud.azure.vm(server.azure_vm_id)["properties"]["instanceView"]["statuses"]
+        states.update(s["code"] for s in statuses if s["code"].startswith("PowerState/"))
+    return states
+
+
+def test_drill_recovery_failback_return_to_normal(cloud: LocalCloud, plan: Plan) -> None:
+    assert run(cloud, "drill", event("drill.json"))["status"] == "SUCCEEDED"
+
+    recovery = run(cloud, "recovery", event("recovery.json"))
+    assert recovery["status"] == "SUCCEEDED", recovery.get("cause")
+    assert plan_state(plan)["lifecycle"] == "FAILED_OVER"
+    record = run_record(plan, recovery["executionArn"])
+    assert all(entry["fenced"] for entry in record["fencing"].values())
+    assert power_states(cloud, plan) == {"PowerState/deallocated"}
+    instances = recovery_instances(cloud, plan)
+    assert len(instances) == 4 and not any(i["isDrill"] for i in instances)
+    assert dns_value(cloud, plan) == record["traffic"]["value"] != plan.traffic.azure_value  # type: ignore[union-attr]
+
+    failback = run(cloud, "failback", event("failback.json"))
+    assert failback["status"] == "SUCCEEDED", failback.get("cause")
+    assert plan_state(plan)["lifecycle"] == "FAILED_BACK"
+    assert dns_value(cloud, plan) == plan.traffic.azure_value  # type: ignore[union-attr]
+    failback_record = run_record(plan, failback["executionArn"])
+    for entry in failback_record["failback"]["servers"].values():
+        vm = cloud.azure.vm(entry["failbackVmId"])
+        disks = [vm["properties"]["storageProfile"]["osDisk"]] + vm["properties"]["storageProfile"][
+            "dataDisks"
+        ]
+        assert [d["diskSizeGB"] for d in disks] == entry["diskSizesGib"]
+        assert "PowerState/running" in {s["code"] for s in vm["properties"]["instanceView"]["statuses"]}
+    assert {i["failback"]["state"] for i in recovery_instances(cloud, plan)} == {"FAILBACK_COMPLETED"}
+
+    back = run(cloud, "return_to_normal", event("return-to-normal.json"))
+    assert back["status"] == "SUCCEEDED", back.get("cause")
+    assert plan_state(plan)["lifecycle"] == "NORMAL"
+    assert recovery_instances(cloud, plan) == []
+    servers = cloud.client("drs").describe_source_servers(filters={})["items"]
+    assert {s["dataReplicationInfo"]["dataReplicationState"] for s in servers} == {"CONTINUOUS"}
+
+
+def test_failback_disks_are_at_least_as_large_as_the_recovery_instance(cloud: LocalCloud, plan: Plan) -> None:
+    assert run(cloud, "recovery", event("recovery.json"))["status"] == "SUCCEEDED"
+    failback = run(cloud, "failback", event("failback.json"))
+    assert failback["status"] == "SUCCEEDED", failback.get("cause")
+    record = run_record(plan, failback["executionArn"])
+    by_instance = {i["recoveryInstanceID"]: i for i in recovery_instances(cloud, plan)}
+    for entry in record["failback"]["servers"].values():
+        source_disks = by_instance[entry["recoveryInstanceId"]]["recoveryInstanceProperties"]["disks"]
+        for size_gib, disk in zip(entry["diskSizesGib"], source_disks, strict=True):
+            assert size_gib * 1024**3 >= disk["bytes"]
+
+
+def test_recovery_proceeds_unfenced_when_azure_does_not_answer(cloud: LocalCloud, plan: Plan) -> None:
+    cloud.azure.set_unreachable(True)
+    result = run(cloud, "recovery", event("recovery.json"), timeout=180)
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    record = run_record(plan, result["executionArn"])
+    assert record["fencing"] and not any(entry["fenced"] for entry in record["fencing"].values())
+    assert all(entry["reason"] for entry in record["fencing"].values())
+    assert plan_state(plan)["lifecycle"] == "FAILED_OVER"
+    cloud.azure.set_unreachable(False)
+    assert power_states(cloud, plan) == {"PowerState/running"}  # really not fenced
+
+
+def test_alarm_starts_recovery_after_approval(cloud: LocalCloud, plan: Plan) -> None:
+    alarm = event("alarm-state-change-alarm.json")
+    cloud.put_alarm_event(alarm["detail"]["alarmName"], "ALARM")
+    pending = wait_until(lambda: plan_state(plan).get("pendingApproval"), message="approval request")
+    sfn = cloud.client("stepfunctions")
+    sfn.send_task_success(taskToken=pending["taskToken"], output=json.dumps({"approved_by": "oncall"}))
+    result = cloud.wait(pending["executionArn"])
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    record = run_record(plan, pending["executionArn"])
+    assert record["trigger"]["kind"] == "alarm" and record["trigger"]["alarmName"] == "shop-azure-outage"
+    assert "pendingApproval" not in plan_state(plan)
+
+
+def test_alarm_ok_and_rejected_approval_change_nothing(cloud: LocalCloud, plan: Plan) -> None:
+    cloud.put_alarm_event("shop-azure-outage", "OK")
+    cloud.put_alarm_event("some-other-alarm", "ALARM")
+    cloud.put_alarm_event("shop-azure-outage", "ALARM")
+    pending = wait_until(lambda: plan_state(plan).get("pendingApproval"), message="approval request")
+    executions = cloud.client("stepfunctions").list_executions(
+        stateMachineArn=cloud.state_machines["recovery"]
+    )
+    assert len(executions["executions"]) == 1  # only the matching ALARM started one
+    cloud.client("stepfunctions").send_task_failure(
+        taskToken=pending["taskToken"], error="Rejected", cause="Azure is fine, false alarm"
+    )
+    result = cloud.wait(pending["executionArn"])
+    assert result["status"] == "FAILED" and result["error"] == "Rejected"
+    state = plan_state(plan)
+    assert state["lifecycle"] == "NORMAL" and "activeExecution" not in state
+    assert [op for op, _ in cloud.drs.request_log if op == "StartRecovery"] == []
+    assert power_states(cloud, plan) == {"PowerState/running"}
+
+
+def test_duplicate_alarm_event_does_not_start_a_second_run(cloud: LocalCloud, plan: Plan) -> None:
+    document = {"plan": "shop", "trigger": "alarm", "alarm_name": "shop-azure-outage", "event_id": "evt-1"}
+    first = cloud.start_workflow("recovery", document)
+    wait_until(lambda: plan_state(plan).get("pendingApproval"), message="approval request")
+    duplicate = cloud.wait(cloud.start_workflow("recovery", document))
+    assert duplicate["status"] == "FAILED" and duplicate["error"] == "Refused"
+    assert "already handled" in duplicate["cause"]
+    cloud.client("stepfunctions").stop_execution(executionArn=first)
