@@ -13,8 +13,8 @@ LAMBDA_PLATFORM := manylinux2014_x86_64
 demo: setup lambda-deps
 	$(BIN)/drctl local demo
 
-test: setup lambda-deps
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+test: setup lambda-deps lint
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -p no:cacheprovider
 
 setup: $(VENV)/.installed
 
@@ -38,7 +38,7 @@ synth: setup lambda-deps
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/mypy lambdas statemachines localcloud constructs app.py
+	$(BIN)/mypy lambdas statemachines localcloud constructs app.py tests
 
 bench: setup lambda-deps
 	$(BIN)/python -m bench

@@ -30,7 +30,7 @@ def dns_value(cloud: LocalCloud, plan: Plan) -> str:
 
 
 def power_states(cloud: LocalCloud, plan: Plan) -> set[str]:
-    states = set()
+    states: set[str] = set()
     for server in plan.servers():
         statuses = cloud.azure.vm(server.azure_vm_id)["properties"]["instanceView"]["statuses"]
         states.update(s["code"] for s in statuses if s["code"].startswith("PowerState/"))

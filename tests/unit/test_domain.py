@@ -27,7 +27,7 @@ def test_chunks_split_at_the_drs_job_limit() -> None:
 
 def test_wave_progress_critical_and_optional_failures(plan: Plan) -> None:
     wave = plan.waves[1]
-    job = {
+    job: dict[str, Any] = {
         "status": "COMPLETED",
         "participatingServers": [
             {
