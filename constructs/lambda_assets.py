@@ -4,7 +4,9 @@ during synth)."""
 
 from __future__ import annotations
 
+import atexit
 import shutil
+import tempfile
 from pathlib import Path
 
 from aws_cdk import aws_lambda as lambda_
@@ -13,7 +15,6 @@ from lambdas.plan import PLAN_CATALOG_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPS_DIR = ROOT / "build" / "lambda-deps"
-STAGING_DIR = ROOT / "build" / "lambda-assets"
 
 # "core" runs every task; "azure" adds the Azure SDK for the three tasks that talk to Azure, so the
 # others stay small and start fast.
@@ -31,9 +32,11 @@ def build_asset(flavour: str, catalog_json: str) -> lambda_.Code:
             f"Lambda dependencies for '{flavour}' are not built ({deps}). Run `make lambda-deps` once "
             "(it downloads Lambda-platform wheels from PyPI), then synthesize again."
         )
-    target = STAGING_DIR / flavour
-    if target.exists():
-        shutil.rmtree(target)
+    # A private staging folder per synth: synths running side by side must not share one. The CDK copies
+    # it into cdk.out/asset.<hash> during synth; it is removed when the process ends.
+    staging = Path(tempfile.mkdtemp(prefix=f"dr-lambda-{flavour}-"))
+    atexit.register(shutil.rmtree, staging, True)
+    target = staging / "asset"
     shutil.copytree(deps, target, ignore=shutil.ignore_patterns(".complete", "__pycache__", "*.pyc"))
     shutil.copytree(
         ROOT / "lambdas", target / "lambdas", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
