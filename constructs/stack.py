@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
+from dr_constructs.drs_events import DrsEvents
 from dr_constructs.state import OrchestratorState
 from dr_constructs.task_functions import TaskFunctions
 from dr_constructs.triggers import Triggers
@@ -20,6 +21,7 @@ class DrOrchestratorStack(Stack):
         functions = TaskFunctions(self, "Tasks", plans, state)
         workflows = Workflows(self, "Workflows", functions, state)
         Triggers(self, "Triggers", plans, workflows.state_machines)
+        DrsEvents(self, "DrsEvents", functions.functions["drs_event"], workflows.state_machines)
 
         # Starting a failover or failback, and answering an approval, is for this role only.
         operator = iam.Role(

@@ -36,6 +36,17 @@ class TaskFunction:
 
 TASKS = [
     TaskFunction(
+        "register_wait",
+        "lambdas.handlers.waits.register_handler",
+        "Park a task token until a DRS event",
+        drs_read=DRS_READ,
+    ),
+    TaskFunction(
+        "drs_event",
+        "lambdas.handlers.waits.event_handler",
+        "Resume waiting workflows on DRS events",
+    ),
+    TaskFunction(
         "begin_run",
         "lambdas.handlers.begin_run.handler",
         "Validate input, take the plan lock",

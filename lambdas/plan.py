@@ -82,6 +82,9 @@ class Timing(StrictModel):
     """Waits of the workflows. Local runs use seconds where production uses minutes."""
 
     poll_seconds: int = Field(default=30, ge=1, le=600)
+    # Waits for a DRS launch or failback are resumed by DRS events; delivery is best effort, so a wait
+    # also checks by itself after this long.
+    fallback_poll_seconds: int = Field(default=300, ge=10, le=3600)
     launch_timeout_minutes: int = Field(default=60, ge=1, le=24 * 60)
     validation_timeout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     failback_timeout_minutes: int = Field(default=24 * 60, ge=1, le=7 * 24 * 60)

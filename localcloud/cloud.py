@@ -73,6 +73,8 @@ class LocalCloud:
         self.azure: AzureEmulator
         self._original_send: Any = None
         self._clients: dict[str, Any] = {}
+        self.drs_events: str = "deliver"  # or "drop", "duplicate"
+        self.drs_events_seen: list[dict[str, Any]] = []
         self._clients_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -303,16 +305,17 @@ class LocalCloud:
             self.client("lambda").invoke(FunctionName=target["Arn"], Payload=body.encode())
 
     def _put_drs_event(self, event: dict[str, Any]) -> None:
-        self.client("events").put_events(
-            Entries=[
-                {
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Detail": json.dumps(event["detail"]),
-                    "Resources": event.get("resources", []),
-                }
-            ]
-        )
+        """DRS events reach EventBridge at best once; tests can drop or duplicate them (drs_events)."""
+        self.drs_events_seen.append(event)
+        copies = {"deliver": 1, "drop": 0, "duplicate": 2}[self.drs_events]
+        entry = {
+            "Source": event["source"],
+            "DetailType": event["detail-type"],
+            "Detail": json.dumps(event["detail"]),
+            "Resources": event.get("resources", []),
+        }
+        for _ in range(copies):
+            self.client("events").put_events(Entries=[entry])
 
     # -- operating it ----------------------------------------------------------------------------
 

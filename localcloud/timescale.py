@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSecondsPath
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
 _state: dict[str, Any] = {}
@@ -30,6 +31,13 @@ def install(scale: float) -> None:
             env.program_state_event.wait(remaining)
 
     WaitFunction._eval_body = scaled_wait  # type: ignore[method-assign]
+    # Timeouts read from the input (an approval's, a DRS event wait's fallback) are plan time too.
+    _state["timeout_path"] = TimeoutSecondsPath._eval_seconds
+
+    def scaled_timeout(self: TimeoutSecondsPath, env: Any) -> float:
+        return float(_state["timeout_path"](self, env)) / _state["scale"]
+
+    TimeoutSecondsPath._eval_seconds = scaled_timeout  # type: ignore[method-assign,assignment]
     retrier_decl.time = SimpleNamespace(  # type: ignore[assignment]
         sleep=lambda seconds: time.sleep(seconds / _state["scale"]), time=time.time, monotonic=time.monotonic
     )
@@ -39,3 +47,4 @@ def uninstall() -> None:
     if "wait" in _state:
         WaitFunction._eval_body = _state.pop("wait")  # type: ignore[method-assign]
         retrier_decl.time = _state.pop("retry_time")
+        TimeoutSecondsPath._eval_seconds = _state.pop("timeout_path")  # type: ignore[method-assign]

@@ -147,8 +147,31 @@ class Tasks:
         state.add_catch(handler, errors=["States.ALL"], result_path="$.error")
         return state
 
+    def await_drs_event(
+        self, state_id: str, kind: str, then: sfn.IChainable, on_error: sfn.IChainable, **extra: Any
+    ) -> tasks.LambdaInvoke:
+        """Park the task token until a DRS event resumes it, or check anyway after the fallback timeout."""
+        wait = self.invoke(
+            state_id,
+            "register_wait",
+            {
+                "run": sfn.JsonPath.object_at(RUN),
+                "task_token": sfn.JsonPath.task_token,
+                "kind": kind,
+                **extra,
+            },
+            None,
+            wait_for_token=True,
+            timeout_path=f"{RUN}.fallback_poll_seconds",
+        )
+        wait.add_catch(then, errors=["States.Timeout"], result_path=sfn.JsonPath.DISCARD)
+        wait.add_catch(on_error, errors=["States.ALL"], result_path="$.error")
+        wait.next(then)
+        return wait
+
     def wave_loop(self, after: sfn.IChainable, on_error: sfn.IChainable) -> sfn.IChainable:
-        """Launch the plan's waves in order; each wave waits until all its servers launched."""
+        """Launch the plan's waves in order; each wave waits (on DRS launch events) until all its servers
+        launched."""
         start = sfn.Pass(
             self.scope, "First wave", result=sfn.Result.from_object({"wave": 0}), result_path="$.cursor"
         )
@@ -181,7 +204,22 @@ class Tasks:
                 sfn.Condition.number_less_than_json_path("$.cursor.wave", f"{RUN}.wave_count"), launch
             ).otherwise(after)
         )
-        launch.next(self.poll_until_done("Wave", check, "$.progress", next_wave))
+        wait = self.await_drs_event(
+            "Wait for launch events",
+            "wave",
+            check,
+            on_error,
+            wave=sfn.JsonPath.number_at("$.cursor.wave"),
+            job_ids=sfn.JsonPath.list_at("$.launch.job_ids"),
+            settled=sfn.JsonPath.number_at("$.progress.settled"),
+        )
+        done = sfn.Choice(self.scope, "Wave launched?")
+        check.next(
+            done.when(sfn.Condition.string_equals("$.progress.status", "COMPLETED"), next_wave).otherwise(
+                wait
+            )
+        )
+        launch.next(check)
         return start.next(launch)
 
     def validate_loop(self, then: sfn.IChainable, on_error: sfn.IChainable) -> sfn.IChainable:

@@ -82,7 +82,15 @@ def failback(t: Tasks) -> sfn.IChainable:
         finish_failed,
     )
     launch = t.catch(t.run_task("Start failback launch", "launch_failback", "$.launch"), finish_failed)
-    launch.next(t.poll_until_done("Failback launch", check_done, "$.failback", start_vms))
+    # DRS announces FAILBACK_COMPLETED with an event: wait on it (with a fallback check).
+    wait_done = t.await_drs_event("Wait for failback events", "failback", check_done, finish_failed)
+    completed = sfn.Choice(t.scope, "Failback completed?")
+    check_done.next(
+        completed.when(sfn.Condition.string_equals("$.failback.status", "DONE"), start_vms).otherwise(
+            wait_done
+        )
+    )
+    launch.next(check_done)
     check_ready = t.catch(
         t.run_task("Check ready for launch", "check_failback", "$.failback", want="READY_FOR_LAUNCH"),
         finish_failed,

@@ -9,7 +9,6 @@ Items (pk, sk):
 from __future__ import annotations
 
 import os
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -131,12 +130,25 @@ def put_if_absent(key: dict[str, Any], fields: dict[str, Any]) -> bool:
     return True
 
 
-def remember_event(event_id: str, ttl_days: int = 30) -> bool:
-    """True the first time an event id is seen, False for a duplicate delivery."""
-    return put_if_absent(
-        {"pk": {"S": f"EVENT#{event_id}"}, "sk": {"S": "EVENT"}},
-        {"ttl": int(time.time()) + ttl_days * 86_400},
+def put_item(key: dict[str, Any], fields: dict[str, Any]) -> None:
+    client("dynamodb").put_item(
+        TableName=_table(), Item={**key, **{k: to_attr(v) for k, v in fields.items()}}
     )
+
+
+def delete_item(key: dict[str, Any]) -> None:
+    client("dynamodb").delete_item(TableName=_table(), Key=key)
+
+
+def query_prefix(pk: str) -> list[dict[str, Any]]:
+    """All items of one partition."""
+    response = client("dynamodb").query(
+        TableName=_table(),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+        ConsistentRead=True,
+    )
+    return [from_item(item) for item in response.get("Items", [])]
 
 
 def query_runs(plan: str, limit: int = 20) -> list[dict[str, Any]]:

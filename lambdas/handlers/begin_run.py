@@ -96,6 +96,7 @@ def handler(event: BeginInput) -> dict[str, Any]:
         snapshot=request.snapshot if isinstance(request.snapshot, str) else iso(request.snapshot),
         is_drill=event.workflow == "drill",
         poll_seconds=plan.timing.poll_seconds,
+        fallback_poll_seconds=plan.timing.fallback_poll_seconds,
         wave_count=len(plan.waves),
         approval_required=(
             event.workflow == "recovery"

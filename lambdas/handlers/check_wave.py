@@ -58,4 +58,5 @@ def handler(event: CheckWaveInput) -> dict[str, Any]:
         "launched": len(progress.launched),
         "failed": len(progress.failed),
         "pending": len(progress.pending),
+        "settled": len(progress.launched) + len(progress.failed),
     }

@@ -36,6 +36,7 @@ class RunContext(TaskInput):
     snapshot: str
     is_drill: bool
     poll_seconds: int
+    fallback_poll_seconds: int
     wave_count: int
     approval_required: bool
     approval_timeout_seconds: int

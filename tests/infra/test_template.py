@@ -88,9 +88,10 @@ def test_only_azure_tasks_carry_the_azure_sdk(template: dict[str, Any], synthesi
 
 
 def test_alarm_rule_starts_recovery_only_on_alarm(template: dict[str, Any]) -> None:
-    rules = resources(template, "AWS::Events::Rule")
-    assert len(rules) == 1
-    rule = next(iter(rules.values()))["Properties"]
+    rules = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()]
+    alarm_rules = [r for r in rules if r["EventPattern"]["source"] == ["aws.cloudwatch"]]
+    assert len(alarm_rules) == 1
+    rule = alarm_rules[0]
     assert rule["EventPattern"]["detail"] == {
         "alarmName": ["shop-azure-outage"],
         "state": {"value": ["ALARM"]},
@@ -99,6 +100,20 @@ def test_alarm_rule_starts_recovery_only_on_alarm(template: dict[str, Any]) -> N
     assert "Workflowsrecovery" in json.dumps(target["Arn"])
     template_text = target["InputTransformer"]["InputTemplate"]
     assert '"trigger":"alarm"' in template_text and "event_id" in template_text
+
+
+def test_drs_events_resume_waiting_workflows(template: dict[str, Any]) -> None:
+    rules = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()]
+    drs_rule = next(r for r in rules if r["EventPattern"]["source"] == ["aws.drs"])
+    assert set(drs_rule["EventPattern"]["detail-type"]) == {
+        "DRS Source Server Launch Result",
+        "DRS Recovery Instance Failback State Change",
+    }
+    assert "Tasksdrsevent" in json.dumps(drs_rule["Targets"][0]["Arn"])
+    grants = policy_statements(template, "drs_event")
+    targets = [json.dumps(s["Resource"]) for s in grants if "states:SendTaskSuccess" in s["Action"]]
+    assert len(targets) == 4 and all("StateMachine" in t for t in targets)  # the four machines, nothing else
+    assert not any(a.startswith("drs:") for a in actions_of(grants))
 
 
 def test_monthly_drill_schedule(template: dict[str, Any]) -> None:

@@ -1,0 +1,32 @@
+"""DRS events (launch results, failback state changes) resume the workflows waiting on them."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+
+from constructs import Construct
+
+DRS_WAIT_EVENTS = ["DRS Source Server Launch Result", "DRS Recovery Instance Failback State Change"]
+
+
+class DrsEvents(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        handler: lambda_.IFunction,
+        state_machines: dict[str, sfn.StateMachine],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        rule = events.Rule(
+            self,
+            "DrsWaitEvents",
+            description="DRS launch results and failback state changes -> resume waiting DR workflows",
+            event_pattern=events.EventPattern(source=["aws.drs"], detail_type=DRS_WAIT_EVENTS),
+        )
+        rule.add_target(targets.LambdaFunction(handler, retry_attempts=4))
+        for machine in state_machines.values():
+            machine.grant_task_response(handler)

@@ -1,0 +1,114 @@
+"""Event-driven waits. A workflow that waits for DRS registers its task token under the ids the awaited
+events name (source servers for launches, recovery instances for failback); the DRS event handler resumes
+it at once. Delivery of DRS events is best effort, so every wait also times out into a regular check
+(timing.fallback_poll_seconds). A late or duplicate event finds no token, or a used one, and does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from lambdas.adapters import drs, state_store
+from lambdas.adapters.aws import client, error_code
+from lambdas.domain.waves import wave_of, wave_progress
+from lambdas.errors import InvalidInput
+from lambdas.handlers.common import RunTask, iso, logger, now, task
+
+WAIT_TTL_SECONDS = 7 * 86_400
+# SendTaskSuccess errors that mean "this wait is already over": nothing to do.
+FINISHED_TOKEN_ERRORS = ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken")
+
+
+def waiter_key(resource_id: str, execution_arn: str) -> dict[str, Any]:
+    return {"pk": {"S": f"WAIT#{resource_id}"}, "sk": {"S": execution_arn}}
+
+
+class RegisterWaitInput(RunTask):
+    task_token: str
+    kind: Literal["wave", "failback"]
+    wave: int | None = None
+    job_ids: list[str] = []
+    # Servers the last check saw settled (launched or failed): more than that means news already.
+    settled: int = 0
+
+
+def resources_awaited(event: RegisterWaitInput) -> list[str]:
+    run = event.run
+    if event.kind == "wave":
+        if event.wave is None:
+            raise InvalidInput("register_wait input: wave is required for kind 'wave'")
+        return [s.source_server_id for s in wave_of(run.load_plan(), event.wave).servers]
+    servers = ((run.record().get("failback") or {}).get("servers") or {}).values()
+    return [entry["recoveryInstanceId"] for entry in servers]
+
+
+def _news_since_last_check(event: RegisterWaitInput) -> bool:
+    """Whatever happened between the last check and this registration would be missed by the events
+    (they may have fired already): look once more, after the token is in place."""
+    run = event.run
+    if event.kind == "wave" and event.wave is not None:
+        progress = wave_progress(wave_of(run.load_plan(), event.wave), drs.jobs(event.job_ids))
+        return (
+            progress.status != "IN_PROGRESS" or len(progress.launched) + len(progress.failed) > event.settled
+        )
+    states = {
+        (ri.get("failback") or {}).get("state")
+        for ri in drs.recovery_instances([s.source_server_id for s in run.load_plan().servers()])
+        if not ri.get("isDrill")
+    }
+    return bool(states & {"FAILBACK_COMPLETED", "FAILBACK_ERROR"})
+
+
+@task(RegisterWaitInput)
+def register_handler(event: RegisterWaitInput) -> dict[str, Any]:
+    """Park the execution's task token until a DRS event (or the fallback timeout) resumes it."""
+    resources = resources_awaited(event)
+    expires = int(now().timestamp()) + WAIT_TTL_SECONDS
+    for resource_id in resources:
+        state_store.put_item(
+            waiter_key(resource_id, event.run.execution_arn),
+            {"taskToken": event.task_token, "kind": event.kind, "since": iso(now()), "ttl": expires},
+        )
+    if _news_since_last_check(event):
+        _resume(event.task_token, {"resumed_by": "register_wait", "resource": None, "detail": {}})
+        return {"waiting_on": 0, "resumed": True}
+    return {"waiting_on": len(resources), "resumed": False}
+
+
+def _resource_id(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def _resume(token: str, output: dict[str, Any]) -> bool:
+    try:
+        client("stepfunctions").send_task_success(taskToken=token, output=json.dumps(output))
+    except ClientError as exc:
+        if error_code(exc) in FINISHED_TOKEN_ERRORS:
+            return False
+        raise
+    return True
+
+
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+def event_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """EventBridge target for DRS launch-result and failback-state events."""
+    try:
+        parsed = parse(event=event, model=EventBridgeModel)
+    except ValidationError as exc:
+        raise InvalidInput(f"DRS event: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+    resumed = 0
+    for arn in parsed.resources:
+        resource_id = _resource_id(arn)
+        for waiter in state_store.query_prefix(f"WAIT#{resource_id}"):
+            output = {"resumed_by": parsed.detail_type, "resource": resource_id, "detail": parsed.detail}
+            if _resume(str(waiter["taskToken"]), output):
+                resumed += 1
+            state_store.delete_item(waiter_key(resource_id, str(waiter["sk"])))
+    logger.info("DRS event handled", extra={"detail_type": parsed.detail_type, "resumed": resumed})
+    return {"resumed": resumed}
