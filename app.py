@@ -4,24 +4,29 @@ choose another glob); an invalid plan stops synth with the file and field named.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
 
 import aws_cdk as cdk
 import cdk_nag
+
 from dr_constructs.lambda_assets import MissingDependencies
 from dr_constructs.nag import apply_nag_suppressions
 from dr_constructs.stack import DrOrchestratorStack
-
 from lambdas.plan import PlanError, load_plans
 
 ROOT = Path(__file__).resolve().parent
 
 
 def main() -> None:
-    # The CDK CLI sets CDK_OUTDIR; `python app.py` alone writes to cdk.out like `cdk synth`.
-    app = cdk.App(outdir=os.environ.get("CDK_OUTDIR", str(ROOT / "cdk.out")))
+    # The CDK CLI sets CDK_OUTDIR and passes cdk.json's context; `python app.py` alone does the same, so
+    # both synthesize the same template (feature flags included).
+    context = (
+        None if "CDK_CONTEXT_JSON" in os.environ else json.loads((ROOT / "cdk.json").read_text())["context"]
+    )
+    app = cdk.App(outdir=os.environ.get("CDK_OUTDIR", str(ROOT / "cdk.out")), context=context)
     pattern = app.node.try_get_context("plans") or "plans/*.json"
     stack_name = app.node.try_get_context("stack_name") or "DrOrchestrator"
     try:

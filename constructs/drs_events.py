@@ -6,7 +6,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
-
 from constructs import Construct
 
 DRS_WAIT_EVENTS = ["DRS Source Server Launch Result", "DRS Recovery Instance Failback State Change"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
+from constructs import Construct
+
 from dr_constructs.drs_events import DrsEvents
+from dr_constructs.monitoring import Monitoring
 from dr_constructs.state import OrchestratorState
 from dr_constructs.task_functions import TaskFunctions
 from dr_constructs.triggers import Triggers
 from dr_constructs.workflows import Workflows
-
-from constructs import Construct
 from lambdas.plan import Plan
 
 
@@ -22,6 +23,7 @@ class DrOrchestratorStack(Stack):
         workflows = Workflows(self, "Workflows", functions, state)
         Triggers(self, "Triggers", plans, workflows.state_machines)
         DrsEvents(self, "DrsEvents", functions.functions["drs_event"], workflows.state_machines)
+        Monitoring(self, "Monitoring", plans, functions.functions["replication_monitor"])
 
         # Starting a failover or failback, and answering an approval, is for this role only.
         operator = iam.Role(
@@ -39,6 +41,7 @@ class DrOrchestratorStack(Stack):
 
         CfnOutput(self, "StateTableName", value=state.table.table_name)
         CfnOutput(self, "NotificationTopicArn", value=state.topic.topic_arn)
+        CfnOutput(self, "ReportBucketName", value=state.reports.bucket_name)
         CfnOutput(self, "AzureCredentialSecretArn", value=state.azure_secret.secret_arn)
         CfnOutput(self, "OperatorRoleArn", value=operator.role_arn)
         for workflow, machine in workflows.state_machines.items():

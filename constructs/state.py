@@ -6,9 +6,9 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
-
 from constructs import Construct
 
 
@@ -51,6 +51,29 @@ class OrchestratorState(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.topic = sns.Topic(self, "Notifications", master_key=self.key, enforce_ssl=True)
+        # Server access logs cannot be delivered to a KMS-encrypted bucket: this one uses S3 keys.
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(400))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.reports = s3.Bucket(
+            self,
+            "Reports",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="reports/",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
         self.azure_secret = secretsmanager.Secret(
             self,
             "AzureCredential",

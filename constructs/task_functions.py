@@ -9,10 +9,10 @@ from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from constructs import Construct
+
 from dr_constructs.lambda_assets import ASSET_FLAVOURS, build_asset
 from dr_constructs.state import OrchestratorState
-
-from constructs import Construct
 from lambdas.plan import Plan, catalog_document
 
 DRS_READ = ["drs:DescribeSourceServers", "drs:DescribeRecoveryInstances", "drs:DescribeJobs"]
@@ -29,6 +29,7 @@ class TaskFunction:
     drs_on_recovery_instances: list[str] = field(default_factory=list)
     ec2_read: list[str] = field(default_factory=list)
     publishes: bool = False
+    writes_reports: bool = False
     reads_azure_secret: bool = False
     route53: bool = False
     timeout_seconds: int = 60
@@ -47,6 +48,12 @@ TASKS = [
         "Resume waiting workflows on DRS events",
     ),
     TaskFunction(
+        "replication_monitor",
+        "lambdas.handlers.replication_monitor.handler",
+        "Publish replication health of every plan",
+        drs_read=DRS_READ,
+    ),
+    TaskFunction(
         "begin_run",
         "lambdas.handlers.begin_run.handler",
         "Validate input, take the plan lock",
@@ -57,6 +64,7 @@ TASKS = [
         "lambdas.handlers.finish_run.handler",
         "Settle lifecycle, release lock, report",
         publishes=True,
+        writes_reports=True,
     ),
     TaskFunction(
         "preflight", "lambdas.handlers.preflight.handler", "Replication and quota checks", drs_read=DRS_READ
@@ -210,6 +218,7 @@ class TaskFunctions(Construct):
                     "POWERTOOLS_LOG_LEVEL": "INFO",
                     # Each function only learns of the resources it may use.
                     **({"NOTIFY_TOPIC_ARN": state.topic.topic_arn} if spec.publishes else {}),
+                    **({"REPORT_BUCKET_NAME": state.reports.bucket_name} if spec.writes_reports else {}),
                     **(
                         {"AZURE_SECRET_ARN": state.azure_secret.secret_arn} if spec.reads_azure_secret else {}
                     ),
@@ -244,6 +253,9 @@ def _grants(
         grants.append(statement(sorted(spec.drs_on_recovery_instances), [recovery_instance_arn]))
     if spec.publishes:
         grants.append(state.topic.grant_publish)
+    if spec.writes_reports:
+        grants.append(statement(["s3:PutObject"], [state.reports.arn_for_objects("reports/*")]))
+        grants.append(state.key.grant_encrypt)
     if spec.reads_azure_secret:
         grants.append(state.azure_secret.grant_read)
     if spec.route53 and hosted_zones:

@@ -13,8 +13,8 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_stepfunctions as sfn
-
 from constructs import Construct
+
 from lambdas.plan import Plan
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
 from dr_constructs.state import OrchestratorState
 from dr_constructs.task_functions import TaskFunctions
-
-from constructs import Construct
 from statemachines.tasks import Tasks
 from statemachines.workflows import WORKFLOW_BUILDERS
 

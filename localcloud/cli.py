@@ -22,7 +22,8 @@ def _start_cloud(args: argparse.Namespace) -> tuple[LocalCloud, list[Plan]]:
     print("Synthesizing the CDK app ...", flush=True)
     template = synthesize(plans=args.plans)
     plans = load_plans(ROOT.glob(args.plans or "plans/*.json"))
-    cloud = LocalCloud(template, plans, LocalCloudSettings(time_scale=args.time_scale))
+    settings = LocalCloudSettings(time_scale=args.time_scale, log_level="WARNING", print_metrics=False)
+    cloud = LocalCloud(template, plans, settings)
     print("Starting the local cloud (moto, DRS emulator, Azure emulator) ...", flush=True)
     cloud.start()
     return cloud, plans

@@ -45,6 +45,8 @@ class LocalCloudSettings:
     time_scale: float = 60.0
     # Handler log level in the local process (the deployed functions log at INFO).
     log_level: str = "INFO"
+    # The functions print CloudWatch metrics (EMF) to stdout, as in Lambda; a terminal demo hides them.
+    print_metrics: bool = True
     drs_timing: DrsTiming = field(default_factory=DrsTiming)
     azure_timing: AzureTiming = field(default_factory=AzureTiming)
 
@@ -190,6 +192,11 @@ class LocalCloud:
         for logical in t.of_type("AWS::SecretsManager::Secret"):
             arn = self.client("secretsmanager").create_secret(Name=logical, SecretString="{}")["ARN"]
             t.refs[logical] = arn
+        for logical in t.of_type("AWS::S3::Bucket"):
+            name = f"local-{logical.lower()}"[:63]
+            self.client("s3").create_bucket(Bucket=name)
+            t.refs[logical] = name
+            t.attributes[(logical, "Arn")] = f"arn:aws:s3:::{name}"
         for logical in t.of_type("AWS::IAM::Role"):
             arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{logical}"
             self.client("iam").create_role(RoleName=logical, AssumeRolePolicyDocument="{}")
@@ -230,7 +237,12 @@ class LocalCloud:
         assert core_root is not None
         # Lambda unpacks the code asset (handlers, dependencies, the plan catalog) at LAMBDA_TASK_ROOT.
         self._set_env(
-            {**env, "LAMBDA_TASK_ROOT": str(core_root), "POWERTOOLS_LOG_LEVEL": self.settings.log_level}
+            {
+                **env,
+                "LAMBDA_TASK_ROOT": str(core_root),
+                "POWERTOOLS_LOG_LEVEL": self.settings.log_level,
+                "POWERTOOLS_METRICS_DISABLED": "false" if self.settings.print_metrics else "true",
+            }
         )
 
     def _deploy_state_machines(self) -> None:
@@ -254,7 +266,10 @@ class LocalCloud:
         events = self.client("events")
         for logical, resource in t.of_type("AWS::Events::Rule").items():
             props = t.resolve(resource["Properties"])
-            events.put_rule(Name=logical, EventPattern=json.dumps(props["EventPattern"]), State="ENABLED")
+            if "EventPattern" in props:
+                events.put_rule(Name=logical, EventPattern=json.dumps(props["EventPattern"]), State="ENABLED")
+            else:
+                events.put_rule(Name=logical, ScheduleExpression=props["ScheduleExpression"], State="ENABLED")
             targets = []
             for target in props.get("Targets", []):
                 entry = {"Id": target["Id"], "Arn": target["Arn"]}

@@ -70,6 +70,21 @@ def summary_table(results: list[WorkflowResult]) -> str:
     return "\n".join(lines)
 
 
+def save_report(cloud: LocalCloud, run: dict[str, Any], report_dir: Path) -> Path | None:
+    """Copy a run's HTML and JSON report out of the (local) report bucket."""
+    stored = run.get("report") or {}
+    if not stored:
+        return None
+    s3 = cloud.client("s3")
+    saved = None
+    for key in (stored["json"], stored["html"]):
+        target = report_dir / key.removeprefix("reports/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(s3.get_object(Bucket=stored["bucket"], Key=key)["Body"].read())
+        saved = target
+    return saved
+
+
 def run_demo(cloud: LocalCloud, plan: Plan, report_dir: Path, emit: Any = print) -> list[WorkflowResult]:
     results = []
     for workflow in LIFECYCLE:
@@ -77,6 +92,9 @@ def run_demo(cloud: LocalCloud, plan: Plan, report_dir: Path, emit: Any = print)
         document = {"plan": plan.name, "reason": "local demo", "requested_by": "drctl local demo"}
         result = run_workflow(cloud, plan, workflow, document, emit=emit)
         results.append(result)
+        page = save_report(cloud, result.run, report_dir)
+        if page:
+            emit(f"  report: {page}")
         if result.status != "SUCCEEDED":
             emit(f"{workflow} did not succeed; stopping the demo here")
             break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,8 +29,9 @@ def synthesize(
     if node:
         env["PATH"] = node + os.pathsep + env.get("PATH", "")
     command = [sys.executable, str(ROOT / "app.py")]
-    context = {"stack_name": stack_name, **({"plans": plans} if plans else {})}
-    env["CDK_CONTEXT_JSON"] = __import__("json").dumps(context)
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context.update({"stack_name": stack_name, **({"plans": plans} if plans else {})})
+    env["CDK_CONTEXT_JSON"] = json.dumps(context)
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"synth failed:\n{result.stderr.strip()[-3000:]}")

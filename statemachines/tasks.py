@@ -10,7 +10,6 @@ from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-
 from constructs import Construct
 
 # Errors worth retrying: our own TransientError (throttling past what the Lambda waited out, 5xx),

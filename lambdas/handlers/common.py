@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lambdas.adapters import state_store
@@ -15,6 +15,7 @@ from lambdas.errors import InvalidInput
 from lambdas.plan import Plan, describe_validation_error, plan_catalog
 
 logger = Logger(service="dr-orchestrator")
+metrics = Metrics(namespace="DrOrchestrator", service="dr-orchestrator")
 
 M = TypeVar("M", bound=BaseModel)
 

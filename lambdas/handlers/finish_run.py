@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from lambdas.adapters import notify, state_store
+from aws_lambda_powertools.metrics import MetricUnit
+
+from lambdas.adapters import notify, reports, state_store
+from lambdas.adapters.reports import report_prefix
 from lambdas.domain import lifecycle
 from lambdas.domain.measure import measurements
-from lambdas.handlers.common import RunTask, iso, logger, now, task
+from lambdas.domain.report import build_report, render_html
+from lambdas.handlers.common import RunTask, iso, logger, metrics, now, task
 
 
 class FinishInput(RunTask):
@@ -91,15 +95,19 @@ def handler(event: FinishInput) -> dict[str, Any]:
         new_state = state.get("lifecycle", new_state)
 
     status = "SUCCEEDED" if succeeded else "FAILED"
-    run.update_record(
-        {
-            "status": status,
-            "endedAt": ended,
-            "lifecycleAfter": new_state,
-            "measurements": measured,
-            **({"failure": failure} if failure else {}),
-        }
+    closing = {
+        "status": status,
+        "endedAt": ended,
+        "lifecycleAfter": new_state,
+        "measurements": measured,
+        **({"failure": failure} if failure else {}),
+    }
+    report = build_report(plan, {**record, **closing})
+    stored = reports.put_report(
+        report_prefix(run.plan, iso(run.started_at), run.run_id), report, render_html(report)
     )
+    run.update_record({**closing, "report": stored})
+    _emit_metrics(run.plan, run.workflow, succeeded, measured)
     summary = {
         "plan": run.plan,
         "workflow": run.workflow,
@@ -109,8 +117,20 @@ def handler(event: FinishInput) -> dict[str, Any]:
         "rto_seconds": measured["rto_seconds"],
         "rpo_seconds": measured["rpo_seconds"],
         "failure": failure,
+        "report": stored["uri"],
     }
     notify.publish(
         f"[DR] {run.workflow} {status.lower()} for {run.plan}", {**summary, "execution": run.execution_arn}
     )
     return summary
+
+
+def _emit_metrics(plan: str, workflow: str, succeeded: bool, measured: dict[str, Any]) -> None:
+    """CloudWatch metrics (embedded metric format) behind the dashboard's result and RTO/RPO trends."""
+    metrics.add_dimension(name="plan", value=plan)
+    metrics.add_dimension(name="workflow", value=workflow)
+    metrics.add_metric(name="RunSucceeded", unit=MetricUnit.Count, value=1 if succeeded else 0)
+    for name, key in (("RtoSeconds", "rto_seconds"), ("RpoSeconds", "rpo_seconds")):
+        if measured.get(key) is not None:
+            metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=float(measured[key]))
+    metrics.flush_metrics()

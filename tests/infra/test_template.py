@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dr_constructs.task_functions import TASKS
 
+from dr_constructs.task_functions import TASKS
 from localcloud.synth import synthesize
 
 pytestmark = pytest.mark.infra
@@ -89,7 +89,7 @@ def test_only_azure_tasks_carry_the_azure_sdk(template: dict[str, Any], synthesi
 
 def test_alarm_rule_starts_recovery_only_on_alarm(template: dict[str, Any]) -> None:
     rules = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()]
-    alarm_rules = [r for r in rules if r["EventPattern"]["source"] == ["aws.cloudwatch"]]
+    alarm_rules = [r for r in rules if r.get("EventPattern", {}).get("source") == ["aws.cloudwatch"]]
     assert len(alarm_rules) == 1
     rule = alarm_rules[0]
     assert rule["EventPattern"]["detail"] == {
@@ -104,15 +104,21 @@ def test_alarm_rule_starts_recovery_only_on_alarm(template: dict[str, Any]) -> N
 
 def test_drs_events_resume_waiting_workflows(template: dict[str, Any]) -> None:
     rules = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()]
-    drs_rule = next(r for r in rules if r["EventPattern"]["source"] == ["aws.drs"])
+    drs_rule = next(r for r in rules if r.get("EventPattern", {}).get("source") == ["aws.drs"])
     assert set(drs_rule["EventPattern"]["detail-type"]) == {
         "DRS Source Server Launch Result",
         "DRS Recovery Instance Failback State Change",
     }
     assert "Tasksdrsevent" in json.dumps(drs_rule["Targets"][0]["Arn"])
     grants = policy_statements(template, "drs_event")
-    targets = [json.dumps(s["Resource"]) for s in grants if "states:SendTaskSuccess" in s["Action"]]
-    assert len(targets) == 4 and all("StateMachine" in t for t in targets)  # the four machines, nothing else
+    targets: list[Any] = []
+    for statement in grants:
+        if "states:SendTaskSuccess" in statement["Action"]:
+            resource = statement["Resource"]
+            targets.extend(resource if isinstance(resource, list) else [resource])
+    assert len(targets) == 4 and all(
+        "StateMachine" in json.dumps(t) for t in targets
+    )  # the four, nothing else
     assert not any(a.startswith("drs:") for a in actions_of(grants))
 
 
@@ -130,6 +136,30 @@ def test_data_at_rest_is_encrypted_with_the_stack_key(template: dict[str, Any]) 
     assert "KmsKeyId" in next(iter(resources(template, "AWS::SecretsManager::Secret").values()))["Properties"]
     for group in resources(template, "AWS::Logs::LogGroup").values():
         assert "KmsKeyId" in group["Properties"]
+
+
+def test_report_bucket_is_private_encrypted_and_logged(template: dict[str, Any]) -> None:
+    buckets = resources(template, "AWS::S3::Bucket")
+    reports = next(b["Properties"] for k, b in buckets.items() if k.startswith("StateReports"))
+    rule = reports["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"
+    ]
+    assert rule["SSEAlgorithm"] == "aws:kms" and "KMSMasterKeyID" in rule
+    assert reports["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    assert "LoggingConfiguration" in reports and reports["VersioningConfiguration"]["Status"] == "Enabled"
+    finish = policy_statements(template, "finish_run")
+    put = next(s for s in finish if s["Action"] == "s3:PutObject")
+    assert json.dumps(put["Resource"]).endswith('/reports/*"]]}')
+
+
+def test_dashboard_and_replication_monitor(template: dict[str, Any]) -> None:
+    body = json.dumps(next(iter(resources(template, "AWS::CloudWatch::Dashboard").values()))["Properties"])
+    for name in ("MaxReplicationLagSeconds", "RunSucceeded", "RtoSeconds", "RpoSeconds"):
+        assert name in body
+    rules = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()]
+    schedule = next(r for r in rules if "ScheduleExpression" in r)
+    assert schedule["ScheduleExpression"] == "rate(5 minutes)"
+    assert "Tasksreplicationmonitor" in json.dumps(schedule["Targets"][0]["Arn"])
 
 
 def policy_statements(template: dict[str, Any], function_key: str) -> list[dict[str, Any]]:

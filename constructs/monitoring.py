@@ -1,0 +1,83 @@
+"""Replication health every five minutes, and the dashboard: replication lag, last drill result, RTO/RPO
+trends per plan."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from lambdas.plan import Plan
+
+NAMESPACE = "DrOrchestrator"
+SERVICE = "dr-orchestrator"
+
+
+def metric(
+    name: str, plan: str, statistic: str, workflow: str | None = None, days: int = 0
+) -> cloudwatch.Metric:
+    dimensions = {"service": SERVICE, "plan": plan, **({"workflow": workflow} if workflow else {})}
+    return cloudwatch.Metric(
+        namespace=NAMESPACE,
+        metric_name=name,
+        dimensions_map=dimensions,
+        statistic=statistic,
+        period=Duration.days(1) if days else Duration.minutes(5),
+        label=f"{plan} {workflow or ''}".strip(),
+    )
+
+
+class Monitoring(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, plans: list[Plan], monitor: lambda_.IFunction
+    ) -> None:
+        super().__init__(scope, construct_id)
+        events.Rule(
+            self,
+            "ReplicationMonitorSchedule",
+            description="Replication health of every DR plan",
+            schedule=events.Schedule.rate(Duration.minutes(5)),
+            targets=[targets.LambdaFunction(monitor, retry_attempts=2)],
+        )
+        names = [p.name for p in plans]
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.days(90))
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Replication lag (max per plan, seconds)",
+                left=[metric("MaxReplicationLagSeconds", n, "Maximum") for n in names],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Servers not replicating CONTINUOUS",
+                left=[metric("ServersNotContinuous", n, "Maximum") for n in names],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.SingleValueWidget(
+                title="Last drill result (1 = succeeded)",
+                metrics=[metric("RunSucceeded", n, "Minimum", "drill", days=1) for n in names],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Achieved RTO (seconds)",
+                left=[
+                    metric("RtoSeconds", n, "Maximum", w, days=1)
+                    for n in names
+                    for w in ("drill", "recovery")
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Achieved RPO (seconds)",
+                left=[
+                    metric("RpoSeconds", n, "Maximum", w, days=1)
+                    for n in names
+                    for w in ("drill", "recovery")
+                ],
+                width=8,
+            ),
+        )

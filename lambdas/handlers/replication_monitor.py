@@ -1,0 +1,53 @@
+"""Every few minutes: replication health of every plan, as CloudWatch metrics (dashboard, outage signal)
+and as a snapshot in the plan's state item (`drctl status`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from lambdas.adapters import drs, state_store
+from lambdas.domain.preflight import lag_seconds
+from lambdas.handlers.common import iso, logger, metrics, now
+from lambdas.plan import plan_catalog
+
+
+def plan_replication(source_servers: list[dict[str, Any]]) -> dict[str, Any]:
+    servers = {}
+    for server in source_servers:
+        info = server.get("dataReplicationInfo") or {}
+        servers[server["sourceServerID"]] = {
+            "state": info.get("dataReplicationState", "UNKNOWN"),
+            "lagSeconds": lag_seconds(info.get("lagDuration")),
+        }
+    lags = [s["lagSeconds"] for s in servers.values() if s["lagSeconds"] is not None]
+    return {
+        "servers": servers,
+        "maxLagSeconds": max(lags) if lags else None,
+        "notContinuous": sum(1 for s in servers.values() if s["state"] != "CONTINUOUS"),
+        "stalled": sum(1 for s in servers.values() if s["state"] == "STALLED"),
+    }
+
+
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    for name, plan in plan_catalog().items():
+        found = drs.source_servers([s.source_server_id for s in plan.servers()])
+        replication = plan_replication(found)
+        missing = len(plan.servers()) - len(found)
+        replication["notContinuous"] += missing
+        state_store.set_fields(state_store.plan_key(name), {"replication": {**replication, "at": iso(now())}})
+        metrics.add_dimension(name="plan", value=name)
+        if replication["maxLagSeconds"] is not None:
+            metrics.add_metric(
+                name="MaxReplicationLagSeconds", unit=MetricUnit.Seconds, value=replication["maxLagSeconds"]
+            )
+        metrics.add_metric(
+            name="ServersNotContinuous", unit=MetricUnit.Count, value=replication["notContinuous"]
+        )
+        metrics.add_metric(name="ServersStalled", unit=MetricUnit.Count, value=replication["stalled"])
+        metrics.flush_metrics()
+        summary[name] = {k: v for k, v in replication.items() if k != "servers"}
+    return summary
