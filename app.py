@@ -15,7 +15,7 @@ import cdk_nag
 from dr_constructs.lambda_assets import MissingDependencies
 from dr_constructs.nag import apply_nag_suppressions
 from dr_constructs.stack import DrOrchestratorStack
-from lambdas.plan import PlanError, load_plans
+from lambdas.plan import PlanError, load_plans, plan_files
 
 ROOT = Path(__file__).resolve().parent
 
@@ -30,7 +30,7 @@ def main() -> None:
     pattern = app.node.try_get_context("plans") or "plans/*.json"
     stack_name = app.node.try_get_context("stack_name") or "DrOrchestrator"
     try:
-        plans = load_plans(ROOT.glob(pattern))
+        plans = load_plans(plan_files(pattern, ROOT))
         stack = DrOrchestratorStack(app, stack_name, plans=plans, description="Azure -> AWS DR orchestrator")
     except (PlanError, MissingDependencies) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from dr_constructs.detection import OutageDetection
 from dr_constructs.drs_events import DrsEvents
 from dr_constructs.monitoring import Monitoring
 from dr_constructs.state import OrchestratorState
@@ -21,6 +22,7 @@ class DrOrchestratorStack(Stack):
         state = OrchestratorState(self, "State")
         functions = TaskFunctions(self, "Tasks", plans, state)
         workflows = Workflows(self, "Workflows", functions, state)
+        OutageDetection(self, "Detection", plans)
         Triggers(self, "Triggers", plans, workflows.state_machines)
         DrsEvents(self, "DrsEvents", functions.functions["drs_event"], workflows.state_machines)
         Monitoring(self, "Monitoring", plans, functions.functions["replication_monitor"])

@@ -112,6 +112,14 @@ TASKS = [
         timeout_seconds=300,
     ),
     TaskFunction(
+        "confirm_outage",
+        "lambdas.handlers.confirm_outage.handler",
+        "Confirm an outage alarm with Azure",
+        flavour="azure",
+        reads_azure_secret=True,
+        timeout_seconds=120,
+    ),
+    TaskFunction(
         "switch_traffic",
         "lambdas.handlers.switch_traffic.handler",
         "Switch the Route 53 record",

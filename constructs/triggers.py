@@ -37,12 +37,12 @@ class Triggers(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         for plan in plans:
-            if plan.triggers.alarm_names:
+            if plan.outage_alarm_names():
                 rule = events.Rule(
                     self,
                     f"{plan.name}-outage-alarm",
                     description=f"Azure outage alarm of plan {plan.name} -> recovery",
-                    event_pattern=alarm_event_pattern(plan.triggers.alarm_names),
+                    event_pattern=alarm_event_pattern(plan.outage_alarm_names()),
                 )
                 rule.add_target(
                     targets.SfnStateMachine(

@@ -48,3 +48,7 @@ class ReplicationNotRestored(OrchestratorError):
 
 class CleanupIncomplete(OrchestratorError):
     """Drill instances could not be confirmed terminated: an operator must check."""
+
+
+class OutageNotConfirmed(OrchestratorError):
+    """An outage alarm fired but Azure reports the source VMs healthy: no automatic failover."""

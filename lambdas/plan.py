@@ -6,6 +6,7 @@ Lambda loads the plan catalog that synth bundled into its code asset.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -119,9 +120,72 @@ class Traffic(StrictModel):
         return self
 
 
+class Endpoint(StrictModel):
+    """An Azure endpoint probed by a Route 53 health check."""
+
+    name: SafeName
+    protocol: Literal["HTTPS", "HTTP", "TCP"] = "HTTPS"
+    fqdn: DnsName | None = None
+    ip_address: Annotated[str, Field(pattern=r"^(\d{1,3}\.){3}\d{1,3}$")] | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./?=&%-]{0,254}$")] | None = None
+    search_string: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f]*$")] | None = (
+        None
+    )
+
+    @model_validator(mode="after")
+    def _target(self) -> Endpoint:
+        if (self.fqdn is None) == (self.ip_address is None):
+            raise ValueError("set exactly one of fqdn or ip_address")
+        if self.protocol == "TCP" and (self.path or self.search_string):
+            raise ValueError("a TCP check has no path or search_string")
+        if self.protocol == "TCP" and self.port is None:
+            raise ValueError("a TCP check needs a port")
+        return self
+
+
+class Detection(StrictModel):
+    """How the stack decides that Azure is down. Defaults detect an outage in about
+    request_interval * failure_threshold + alarm_periods minutes (30 s * 3 + 3 min = 4.5 min)."""
+
+    endpoints: list[Endpoint] = Field(min_length=1, max_length=6)
+    request_interval_seconds: Literal[10, 30] = 30
+    failure_threshold: int = Field(default=3, ge=1, le=10)
+    alarm_periods: int = Field(
+        default=3, ge=1, le=30, description="1-minute periods evaluated per endpoint alarm"
+    )
+    datapoints_to_alarm: int = Field(default=3, ge=1, le=30)
+    quorum: int | None = Field(
+        default=None, ge=1, le=6, description="endpoints that must fail; default: a majority"
+    )
+    require_replication_signal: bool = Field(
+        default=False, description="also require DRS replication of the plan to be stalled or disconnected"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Detection:
+        if self.datapoints_to_alarm > self.alarm_periods:
+            raise ValueError("datapoints_to_alarm cannot exceed alarm_periods")
+        if self.quorum is not None and self.quorum > len(self.endpoints):
+            raise ValueError(f"quorum {self.quorum} exceeds the {len(self.endpoints)} endpoints")
+        _unique("detection.endpoints[].name", (e.name for e in self.endpoints))
+        return self
+
+    @property
+    def effective_quorum(self) -> int:
+        return self.quorum or len(self.endpoints) // 2 + 1
+
+    def detection_minutes(self) -> float:
+        """Worst-case minutes from outage to ALARM with these settings."""
+        health_check = self.request_interval_seconds * self.failure_threshold / 60
+        return health_check + self.alarm_periods
+
+
 class Triggers(StrictModel):
     alarm_names: list[AlarmName] = Field(default_factory=list, max_length=5)
     automatic_failover: bool = False
+    # A flapping alarm (ALARM, OK, ALARM) must not start a second failover right after the first.
+    min_minutes_between_automatic: int = Field(default=60, ge=1, le=7 * 24 * 60)
     drill_schedule: str | None = Field(default="cron(0 3 1 * ? *)", description="EventBridge cron, UTC")
 
     @field_validator("drill_schedule")
@@ -130,12 +194,6 @@ class Triggers(StrictModel):
         if value is not None and not re.fullmatch(r"cron\(([^ ()]+ ){5}[^ ()]+\)", value):
             raise ValueError("must look like cron(min hour day-of-month month day-of-week year)")
         return value
-
-    @model_validator(mode="after")
-    def _automatic_needs_alarm(self) -> Triggers:
-        if self.automatic_failover and not self.alarm_names:
-            raise ValueError("triggers.automatic_failover needs at least one name in triggers.alarm_names")
-        return self
 
 
 class AzureFailback(StrictModel):
@@ -163,6 +221,7 @@ class Plan(StrictModel):
     approval: Approval = Approval()
     traffic: Traffic | None = None
     triggers: Triggers = Triggers()
+    detection: Detection | None = None
     azure: Azure
 
     @model_validator(mode="after")
@@ -183,6 +242,10 @@ class Plan(StrictModel):
                     f"server {server.name}: azure_vm_id is in subscription {subscription}, "
                     f"the plan's azure.subscription_id is {self.azure.subscription_id}"
                 )
+        if self.triggers.automatic_failover and not (self.triggers.alarm_names or self.detection):
+            raise ValueError(
+                "triggers.automatic_failover needs a detection section or a name in triggers.alarm_names"
+            )
         if (
             self.traffic
             and self.traffic.aws_server
@@ -190,6 +253,11 @@ class Plan(StrictModel):
         ):
             raise ValueError(f"traffic.aws_server '{self.traffic.aws_server}' is not a server of this plan")
         return self
+
+    def outage_alarm_names(self) -> list[str]:
+        """Alarms whose ALARM starts recovery: the plan's composite alarm, and any alarms it brings."""
+        own = [composite_alarm_name(self.name)] if self.detection else []
+        return own + list(self.triggers.alarm_names)
 
     def servers(self) -> list[Server]:
         return [server for wave in self.waves for server in wave.servers]
@@ -207,6 +275,10 @@ def _unique(field: str, values: Iterable[str]) -> None:
         if value in seen:
             raise ValueError(f"{field}: '{value}' appears more than once")
         seen.add(value)
+
+
+def composite_alarm_name(plan: str) -> str:
+    return f"dr-{plan}-azure-outage"
 
 
 class PlanError(ValueError):
@@ -230,6 +302,11 @@ def load_plan_file(path: Path) -> Plan:
         return Plan.model_validate(document)
     except ValidationError as exc:
         raise PlanError(f"{path}: {describe_validation_error(exc)}") from exc
+
+
+def plan_files(pattern: str, root: Path) -> list[Path]:
+    """Plan files matching a glob, relative to the project root or absolute."""
+    return [root / match for match in glob.glob(pattern, root_dir=root)]
 
 
 def load_plans(paths: Iterable[Path]) -> list[Plan]:

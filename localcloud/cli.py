@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdas.plan import Plan, PlanError, load_plans
+from lambdas.plan import Plan, PlanError, load_plans, plan_files
 from localcloud.synth import ROOT, synthesize
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ def _start_cloud(args: argparse.Namespace) -> tuple[LocalCloud, list[Plan]]:
 
     print("Synthesizing the CDK app ...", flush=True)
     template = synthesize(plans=args.plans)
-    plans = load_plans(ROOT.glob(args.plans or "plans/*.json"))
+    plans = load_plans(plan_files(args.plans or "plans/*.json", ROOT))
     settings = LocalCloudSettings(time_scale=args.time_scale, log_level="WARNING", print_metrics=False)
     cloud = LocalCloud(template, plans, settings)
     print("Starting the local cloud (moto, DRS emulator, Azure emulator) ...", flush=True)

@@ -133,14 +133,15 @@ class LocalCloud:
         seed_plans(self, self.plans)
 
     def stop(self) -> None:
+        # The emulators first: their background work must not outlive the routing it relies on.
+        for component in ("drs", "azure"):
+            if hasattr(self, component):
+                getattr(self, component).stop()
         self.bridge.uninstall()
         timescale.uninstall()
         if self._original_send is not None:
             Rule.send_to_targets = self._original_send  # type: ignore[method-assign]
             self._original_send = None
-        for component in ("drs", "azure"):
-            if hasattr(self, component):
-                getattr(self, component).stop()
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -291,7 +292,8 @@ class LocalCloud:
         cloud = self
 
         def send_to_targets(rule: Rule, event: Any, transform_input: bool = True) -> None:
-            if not rule.event_pattern.matches_event(event):
+            # A scheduled rule has no pattern and matches no event.
+            if rule.scheduled_expression or not rule.event_pattern.matches_event(event):
                 return
             ours = [t for t in rule.targets if ":states:" in t["Arn"] or ":lambda:" in t["Arn"]]
             for target in ours:

@@ -60,11 +60,17 @@ def recovery(t: Tasks) -> sfn.IChainable:
     approval.next(fence)
 
     needs_approval = sfn.Choice(t.scope, "Approval needed?")
-    needs_approval.when(sfn.Condition.boolean_equals(f"{RUN}.approval_required", True), approval).otherwise(
-        fence
+    approval_required = sfn.Condition.boolean_equals(f"{RUN}.approval_required", True)
+    needs_approval.when(approval_required, approval).otherwise(fence)
+    # An alarm is confirmed with Azure itself before anything changes.
+    confirm = t.catch(
+        t.run_task("Confirm outage with Azure", "confirm_outage", "$.confirmation"), finish_failed
     )
+    confirm.next(needs_approval)
+    automatic = sfn.Choice(t.scope, "Started by an alarm?")
+    automatic.when(sfn.Condition.string_equals(f"{RUN}.trigger", "alarm"), confirm).otherwise(needs_approval)
     preflight = t.catch(t.run_task("Preflight", "preflight", "$.preflight"), finish_failed)
-    return t.begin("recovery", _refused(t)).next(preflight).next(needs_approval)
+    return t.begin("recovery", _refused(t)).next(preflight).next(automatic)
 
 
 def failback(t: Tasks) -> sfn.IChainable:

@@ -147,6 +147,27 @@ def classify(exc: Exception) -> Exception:
     return AzureUnavailable(f"Azure unavailable: {description}")
 
 
+class AzureCircuit:
+    """Stops calling Azure after it failed to answer `threshold` times in a row: during an outage every
+    call would wait for its own timeouts, and a plan of hundreds of VMs would outlast the Lambda."""
+
+    def __init__(self, threshold: int = 2) -> None:
+        self.threshold = threshold
+        self.failures = 0
+
+    def call(self, fn: Any, *args: Any) -> Any:
+        if self.failures >= self.threshold:
+            raise AzureUnavailable(f"not tried: Azure did not answer the previous {self.failures} calls")
+        try:
+            result = fn(*args)
+        except azure_errors() as exc:
+            if isinstance(classify(exc), AzureUnavailable):
+                self.failures += 1
+            raise
+        self.failures = 0
+        return result
+
+
 def power_state(vm_id: str) -> dict[str, str]:
     ref = VmRef.parse(vm_id)
     view = compute(ref.subscription_id).virtual_machines.instance_view(ref.resource_group, ref.name)

@@ -99,8 +99,20 @@ def conditional_update(
     return from_item(response.get("Attributes"))
 
 
+# DynamoDB caps an UpdateExpression at 4 KB: large updates (a wave of 200 servers) go in slices.
+MAX_ASSIGNMENTS_PER_UPDATE = 50
+
+
 def set_fields(key: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
     """SET top-level fields (and map entries given as 'a.b' paths) unconditionally."""
+    items = list(fields.items())
+    result: dict[str, Any] = {}
+    for start in range(0, len(items), MAX_ASSIGNMENTS_PER_UPDATE):
+        result = _set_slice(key, dict(items[start : start + MAX_ASSIGNMENTS_PER_UPDATE]))
+    return result
+
+
+def _set_slice(key: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
     assignments = []

@@ -6,7 +6,7 @@ raise before anything changes.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from lambdas.adapters import notify, state_store
@@ -14,6 +14,7 @@ from lambdas.domain import lifecycle
 from lambdas.errors import InvalidInput, Refused
 from lambdas.handlers.common import RunContext, TaskInput, iso, load_plan, logger, now, task
 from lambdas.inputs import StartRequest, Workflow, parse_start_request
+from lambdas.plan import Plan
 
 
 class BeginInput(TaskInput):
@@ -50,30 +51,47 @@ def _check_trigger(request: StartRequest, workflow: str, execution_arn: str) -> 
                 )
 
 
-def _take_lock(request: StartRequest, workflow: str, execution_arn: str) -> None:
+def _take_lock(request: StartRequest, plan: Plan, workflow: str, execution_arn: str) -> None:
+    """One conditional write: the plan's lock, its lifecycle state, and (for an alarm) the flapping guard."""
     condition, values = lifecycle.lock_condition(workflow)
+    names = {
+        "#active": "activeExecution",
+        "#activeWorkflow": "activeWorkflow",
+        "#lockedAt": "lockedAt",
+        "#lifecycle": "lifecycle",
+        **({"#incomplete": "incomplete"} if ":true" in values else {}),
+    }
+    update = "SET #active = :execution, #activeWorkflow = :workflow, #lockedAt = :now, "
+    update += "#lifecycle = if_not_exists(#lifecycle, :normal)"
+    started = now()
+    if request.trigger == "alarm":
+        cutoff = started - timedelta(minutes=plan.triggers.min_minutes_between_automatic)
+        condition += " AND (attribute_not_exists(#lastAutomatic) OR #lastAutomatic < :cutoff)"
+        update += ", #lastAutomatic = :now"
+        names["#lastAutomatic"] = "lastAutomaticStart"
+        values[":cutoff"] = iso(cutoff)
     taken = state_store.conditional_update(
         state_store.plan_key(request.plan),
-        "SET #active = :execution, #activeWorkflow = :workflow, #lockedAt = :now, "
-        "#lifecycle = if_not_exists(#lifecycle, :normal)",
+        update,
         condition,
-        {
-            "#active": "activeExecution",
-            "#activeWorkflow": "activeWorkflow",
-            "#lockedAt": "lockedAt",
-            "#lifecycle": "lifecycle",
-            **({"#incomplete": "incomplete"} if ":true" in values else {}),
-        },
+        names,
         {
             **values,
             ":execution": execution_arn,
             ":workflow": workflow,
-            ":now": iso(now()),
+            ":now": iso(started),
             ":normal": lifecycle.NORMAL,
         },
     )
     if taken is None:
         state = state_store.get_item(state_store.plan_key(request.plan))
+        last = state.get("lastAutomaticStart")
+        if request.trigger == "alarm" and last and last >= values[":cutoff"]:
+            raise Refused(
+                f"an automatic failover of plan {plan.name} already started at {last}; alarms within "
+                f"triggers.min_minutes_between_automatic ({plan.triggers.min_minutes_between_automatic}) "
+                "do not start another (flapping guard)"
+            )
         raise Refused(lifecycle.refusal_reason(workflow, request.plan, state, execution_arn))
 
 
@@ -82,7 +100,7 @@ def handler(event: BeginInput) -> dict[str, Any]:
     request = parse_start_request(event.input)
     plan = load_plan(request.plan)
     _check_trigger(request, event.workflow, event.execution_arn)
-    _take_lock(request, event.workflow, event.execution_arn)
+    _take_lock(request, plan, event.workflow, event.execution_arn)
 
     started = iso(event.started_at)
     run = RunContext(

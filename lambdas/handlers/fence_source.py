@@ -23,9 +23,12 @@ def handler(event: RunTask) -> dict[str, Any]:
     errors: tuple[type[Exception], ...] = (*azure_compute.azure_errors(), AzureUnavailable)
     fencing: dict[str, dict[str, Any]] = {}
     pollers = {}
+    circuit = azure_compute.AzureCircuit()
     for server in plan.servers():
         try:
-            pollers[server.source_server_id] = azure_compute.begin_deallocate(server.azure_vm_id)
+            pollers[server.source_server_id] = circuit.call(
+                azure_compute.begin_deallocate, server.azure_vm_id
+            )
         except errors as exc:
             reason = (
                 str(exc) if isinstance(exc, AzureUnavailable) else azure_compute.describe_azure_error(exc)

@@ -97,6 +97,7 @@ def test_recovery_proceeds_unfenced_when_azure_does_not_answer(cloud: LocalCloud
 
 
 def test_alarm_starts_recovery_after_approval(cloud: LocalCloud, plan: Plan) -> None:
+    cloud.azure.set_unreachable(True)  # the outage: Azure does not answer, which confirms the alarm
     alarm = event("alarm-state-change-alarm.json")
     cloud.put_alarm_event(alarm["detail"]["alarmName"], "ALARM")
     pending = wait_until(lambda: plan_state(plan).get("pendingApproval"), message="approval request")
@@ -105,14 +106,16 @@ def test_alarm_starts_recovery_after_approval(cloud: LocalCloud, plan: Plan) -> 
     result = cloud.wait(pending["executionArn"])
     assert result["status"] == "SUCCEEDED", result.get("cause")
     record = run_record(plan, pending["executionArn"])
-    assert record["trigger"]["kind"] == "alarm" and record["trigger"]["alarmName"] == "shop-azure-outage"
+    assert record["confirmation"]["confirmed"] is True
+    assert record["trigger"]["kind"] == "alarm" and record["trigger"]["alarmName"] == "dr-shop-azure-outage"
     assert "pendingApproval" not in plan_state(plan)
 
 
 def test_alarm_ok_and_rejected_approval_change_nothing(cloud: LocalCloud, plan: Plan) -> None:
-    cloud.put_alarm_event("shop-azure-outage", "OK")
+    cloud.azure.set_unreachable(True)
+    cloud.put_alarm_event("dr-shop-azure-outage", "OK")
     cloud.put_alarm_event("some-other-alarm", "ALARM")
-    cloud.put_alarm_event("shop-azure-outage", "ALARM")
+    cloud.put_alarm_event("dr-shop-azure-outage", "ALARM")
     pending = wait_until(lambda: plan_state(plan).get("pendingApproval"), message="approval request")
     executions = cloud.client("stepfunctions").list_executions(
         stateMachineArn=cloud.state_machines["recovery"]
@@ -126,11 +129,13 @@ def test_alarm_ok_and_rejected_approval_change_nothing(cloud: LocalCloud, plan: 
     state = plan_state(plan)
     assert state["lifecycle"] == "NORMAL" and "activeExecution" not in state
     assert [op for op, _ in cloud.drs.request_log if op == "StartRecovery"] == []
+    cloud.azure.set_unreachable(False)
     assert power_states(cloud, plan) == {"PowerState/running"}
 
 
 def test_duplicate_alarm_event_does_not_start_a_second_run(cloud: LocalCloud, plan: Plan) -> None:
-    document = {"plan": "shop", "trigger": "alarm", "alarm_name": "shop-azure-outage", "event_id": "evt-1"}
+    cloud.azure.set_unreachable(True)
+    document = {"plan": "shop", "trigger": "alarm", "alarm_name": "dr-shop-azure-outage", "event_id": "evt-1"}
     first = cloud.start_workflow("recovery", document)
     wait_until(lambda: plan_state(plan).get("pendingApproval"), message="approval request")
     duplicate = cloud.wait(cloud.start_workflow("recovery", document))

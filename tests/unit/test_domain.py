@@ -134,3 +134,24 @@ def test_measurements() -> None:
     measured = measurements(record, rto_target_minutes=15, rpo_target_minutes=1)
     assert measured["rto_seconds"] == 720 and measured["rpo_seconds"] == 90
     assert measured["rto_met"] is True and measured["rpo_met"] is False
+
+
+def test_azure_circuit_stops_calling_after_repeated_no_answer() -> None:
+    from azure.core.exceptions import ServiceRequestError
+
+    from lambdas.adapters.azure_compute import AzureCircuit
+    from lambdas.errors import AzureUnavailable
+
+    calls: list[str] = []
+
+    def unreachable(name: str) -> None:
+        calls.append(name)
+        raise ServiceRequestError("connection refused")
+
+    circuit = AzureCircuit(threshold=2)
+    for name in ("a", "b"):
+        with pytest.raises(ServiceRequestError):
+            circuit.call(unreachable, name)
+    with pytest.raises(AzureUnavailable, match="not tried"):
+        circuit.call(unreachable, "c")
+    assert calls == ["a", "b"]

@@ -32,7 +32,10 @@ def test_sample_plan_is_valid(sample_plan_document: dict[str, Any]) -> None:
         (lambda d: d["traffic"].update(aws_server="nope"), "traffic.aws_server"),
         (lambda d: d["traffic"].update(aws_value="1.2.3.4"), "exactly one"),
         (lambda d: d["triggers"].update(drill_schedule="every month"), "drill_schedule"),
-        (lambda d: d["triggers"].update(alarm_names=[]), "alarm_names"),
+        (lambda d: d.pop("detection") and d["triggers"].update(alarm_names=[]), "alarm_names"),
+        (lambda d: d["detection"].update(quorum=4), "quorum 4 exceeds"),
+        (lambda d: d["detection"]["endpoints"][2].update(port=None), "TCP check needs a port"),
+        (lambda d: d["detection"].update(datapoints_to_alarm=5), "datapoints_to_alarm"),
         (
             lambda d: d["waves"][1]["servers"].append(copy.deepcopy(d["waves"][0]["servers"][0])),
             "more than once",

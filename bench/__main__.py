@@ -1,0 +1,249 @@
+"""`make bench`: what the orchestrator adds on top of DRS, how it scales, and how fast its Lambdas start.
+
+Writes bench/results.json and prints a table. Every figure is measured on the embedded local cloud in
+this run; nothing is asserted (the tests do that).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench import plans
+from dr_constructs.task_functions import TASKS
+from lambdas.plan import MAX_CONCURRENT_JOBS, MAX_SERVERS_PER_JOB, load_plans
+from localcloud.cloud import LocalCloud, LocalCloudSettings
+from localcloud.drs import DrsTiming
+from localcloud.synth import synthesize
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.json"
+TIME_SCALE = 60.0
+PRICE_PER_1000_TRANSITIONS = 0.025
+HISTORY_LIMIT = 25_000
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _history(cloud: LocalCloud, execution_arn: str) -> list[dict[str, Any]]:
+    sfn = cloud.client("stepfunctions")
+    events: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = sfn.get_execution_history(
+            executionArn=execution_arn, maxResults=1000, **({"nextToken": token} if token else {})
+        )
+        events.extend(page["events"])
+        token = page.get("nextToken")
+        if not token:
+            return events
+
+
+def _launch_jobs(cloud: LocalCloud) -> list[dict[str, Any]]:
+    jobs = cloud.client("drs").describe_jobs(filters={})["items"]
+    return [j for j in jobs if j["type"] == "LAUNCH" and j.get("endDateTime")]
+
+
+def _drs_busy_seconds(jobs: list[dict[str, Any]]) -> float:
+    """Wall time during which at least one DRS launch job ran: the part of the run DRS accounts for."""
+    spans = sorted((_time(j["creationDateTime"]), _time(j["endDateTime"])) for j in jobs)
+    busy, current_start, current_end = 0.0, None, None
+    for start, end in spans:
+        if current_end is None or start > current_end:
+            if current_end is not None and current_start is not None:
+                busy += (current_end - current_start).total_seconds()
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    if current_end is not None and current_start is not None:
+        busy += (current_end - current_start).total_seconds()
+    return busy
+
+
+def _max_concurrent(jobs: list[dict[str, Any]]) -> int:
+    points = sorted(
+        [(_time(j["creationDateTime"]), 1) for j in jobs] + [(_time(j["endDateTime"]), -1) for j in jobs]
+    )
+    active = peak = 0
+    for _, delta in points:
+        active += delta
+        peak = max(peak, active)
+    return peak
+
+
+def measure_overhead(mode: str, plan_document: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    plan_dir = workdir / f"plans-{mode}"
+    plan_path = plans.write(plan_document, plan_dir)
+    template = synthesize(outdir=workdir / f"cdk.out-{mode}", plans=str(plan_dir / "*.json"))
+    plan = load_plans([plan_path])[0]
+    settings = LocalCloudSettings(time_scale=TIME_SCALE, log_level="ERROR", print_metrics=False)
+    with LocalCloud(template, [plan], settings) as cloud:
+        cloud.drs_events = "deliver" if mode == "event" else "drop"
+        started = time.monotonic()
+        result = cloud.run("recovery", {"plan": plan.name}, timeout=900)
+        wall = time.monotonic() - started
+        drs_seconds = _drs_busy_seconds(_launch_jobs(cloud))
+    return {
+        "status": result["status"],
+        "wall_seconds": round(wall, 2),
+        "drs_job_seconds": round(drs_seconds, 2),
+        "overhead_seconds": round(wall - drs_seconds, 2),
+    }
+
+
+def measure_scale(workdir: Path, servers: int = 300, waves: int = 5) -> dict[str, Any]:
+    plan_dir = workdir / "plans-scale"
+    plan_path = plans.write(plans.large(servers, waves), plan_dir)
+    template = synthesize(outdir=workdir / "cdk.out-scale", plans=str(plan_dir / "*.json"))
+    plan = load_plans([plan_path])[0]
+    fast = replace(DrsTiming(), job_pending=0.2, snapshot=0.3, conversion=1.0, boot=1.0, terminate=0.5)
+    settings = LocalCloudSettings(
+        time_scale=TIME_SCALE, drs_timing=fast, log_level="ERROR", print_metrics=False
+    )
+    results: dict[str, Any] = {"servers": servers, "waves": waves}
+    with LocalCloud(template, [plan], settings) as cloud:
+        for workflow in ("drill", "recovery"):
+            started = time.monotonic()
+            result = cloud.run(workflow, {"plan": plan.name}, timeout=1800)
+            wall = time.monotonic() - started
+            history = _history(cloud, result["executionArn"])
+            transitions = sum(1 for e in history if e["type"].endswith("StateEntered"))
+            results[workflow] = {
+                "status": result["status"],
+                "wall_seconds": round(wall, 2),
+                "history_events": len(history),
+                "state_transitions": transitions,
+                "cost_usd": round(transitions * PRICE_PER_1000_TRANSITIONS / 1000, 5),
+            }
+        jobs = _launch_jobs(cloud)
+        results["max_servers_per_job"] = max(len(j["participatingServers"]) for j in jobs)
+        results["max_concurrent_jobs"] = _max_concurrent(jobs)
+    results["history_events"] = max(results[w]["history_events"] for w in ("drill", "recovery"))
+    results["state_transitions"] = max(results[w]["state_transitions"] for w in ("drill", "recovery"))
+    return results
+
+
+def measure_cold_start(template: Path) -> dict[str, Any]:
+    """Import time of each handler module in a fresh interpreter (`python -X importtime`), and the
+    unzipped size of each code asset."""
+    imports: dict[str, float] = {}
+    for module in sorted({t.handler.rsplit(".", 1)[0] for t in TASKS}):
+        best = None
+        for _ in range(3):
+            run = subprocess.run(
+                [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            line = next(
+                line
+                for line in reversed(run.stderr.splitlines())
+                if re.search(rf"\| {re.escape(module)}$", line)
+            )
+            micros = int(line.split("|")[1])
+            best = micros if best is None else min(best, micros)
+        imports[module] = round((best or 0) / 1000, 1)
+    document = json.loads(template.read_text())
+    sizes = {}
+    for resource in document["Resources"].values():
+        if resource["Type"] == "AWS::Lambda::Function":
+            asset = template.parent / f"asset.{resource['Properties']['Code']['S3Key'].removesuffix('.zip')}"
+            total = sum(f.stat().st_size for f in asset.rglob("*") if f.is_file())
+            sizes[asset.name] = round(total / 1024**2, 1)
+    return {
+        "cold_import_ms": imports,
+        "cold_import_ms_max": max(imports.values()),
+        "asset_mb": sizes,
+        "asset_mb_max": max(sizes.values()),
+    }
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="dr-bench-") as tmp:
+        workdir = Path(tmp)
+        print("overhead: recovery of the sample plan, event-driven waits ...", flush=True)
+        event = measure_overhead("event", plans.sample(), workdir)
+        print("overhead: the same with 30 s fixed-interval polling and no events ...", flush=True)
+        polling = measure_overhead("polling", plans.with_fallback_poll(30), workdir)
+        print("scale: 300 servers in 5 waves ...", flush=True)
+        scale = measure_scale(workdir)
+        print("cold start ...", flush=True)
+        cold = measure_cold_start(workdir / "cdk.out-event" / "DrOrchestrator.template.json")
+    ratio = (
+        event["overhead_seconds"] / polling["overhead_seconds"] if polling["overhead_seconds"] > 0 else None
+    )
+    results = {
+        "time_scale": TIME_SCALE,
+        "overhead": {"event_driven": event, "polling_30s": polling},
+        "overhead_ratio": round(ratio, 3) if ratio is not None else None,
+        "scale": scale,
+        "servers": scale["servers"],
+        "history_events": scale["history_events"],
+        "state_transitions": scale["state_transitions"],
+        "quotas": {
+            "max_servers_per_job": MAX_SERVERS_PER_JOB,
+            "max_concurrent_jobs": MAX_CONCURRENT_JOBS,
+            "history_limit": HISTORY_LIMIT,
+        },
+        **cold,
+    }
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\nwritten: {RESULTS}")
+    return 0
+
+
+def table(r: dict[str, Any]) -> str:
+    e, p, s = r["overhead"]["event_driven"], r["overhead"]["polling_30s"], r["scale"]
+    scale_of = f"x{r['time_scale']:g}"
+    rows = [
+        (
+            "recovery wall time, event-driven",
+            f"{e['wall_seconds']} s",
+            f"DRS jobs {e['drs_job_seconds']} s ({scale_of})",
+        ),
+        ("orchestration overhead, event-driven", f"{e['overhead_seconds']} s", ""),
+        ("recovery wall time, 30 s polling", f"{p['wall_seconds']} s", f"DRS jobs {p['drs_job_seconds']} s"),
+        ("orchestration overhead, 30 s polling", f"{p['overhead_seconds']} s", ""),
+        ("overhead_ratio (goal < 0.2)", str(r["overhead_ratio"]), ""),
+        (
+            "scale: servers / waves",
+            f"{s['servers']} / {s['waves']}",
+            f"drill {s['drill']['status']}, recovery {s['recovery']['status']}",
+        ),
+        (
+            "max servers per job / concurrent jobs",
+            f"{s['max_servers_per_job']} / {s['max_concurrent_jobs']}",
+            f"quotas {MAX_SERVERS_PER_JOB} / {MAX_CONCURRENT_JOBS}",
+        ),
+        ("history_events (largest run)", str(r["history_events"]), f"limit {HISTORY_LIMIT}"),
+        (
+            "state_transitions (largest run)",
+            str(r["state_transitions"]),
+            f"${max(s['drill']['cost_usd'], s['recovery']['cost_usd']):.4f} per run",
+        ),
+        (
+            "cold_import_ms_max (goal < 300)",
+            str(r["cold_import_ms_max"]),
+            max(r["cold_import_ms"], key=r["cold_import_ms"].get),
+        ),
+        ("asset_mb_max", str(r["asset_mb_max"]), ""),
+    ]
+    width = max(len(k) for k, _, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v:>14}  {note}" for k, v, note in rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Plans for the benchmarks, generated from the sample plan."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "plans" / "sample-plan.json"
+
+
+def sample() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(SAMPLE.read_text())
+    return document
+
+
+def with_fallback_poll(seconds: int) -> dict[str, Any]:
+    """The sample plan whose waits check every `seconds` (the polling baseline when no event comes)."""
+    document = sample()
+    document["timing"]["fallback_poll_seconds"] = seconds
+    document["timing"]["poll_seconds"] = seconds
+    return document
+
+
+def large(servers: int, waves: int) -> dict[str, Any]:
+    document = sample()
+    template = document["waves"][0]["servers"][0]
+    vm_prefix = template["azure_vm_id"].rsplit("/", 1)[0]
+    per_wave = servers // waves
+    document["name"] = "bench"
+    document["waves"] = [
+        {
+            "name": f"wave-{w}",
+            "servers": [
+                {
+                    "name": f"srv-{w}-{i}",
+                    "source_server_id": f"s-{w:02d}{i:015d}",
+                    "azure_vm_id": f"{vm_prefix}/srv-{w}-{i}",
+                }
+                for i in range(per_wave)
+            ],
+        }
+        for w in range(waves)
+    ]
+    document["traffic"]["aws_server"] = "srv-0-0"
+    document["triggers"]["alarm_names"] = ["bench-azure-outage"]
+    return copy.deepcopy(document)
+
+
+def write(document: dict[str, Any], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{document['name']}.json"
+    path.write_text(json.dumps(document, indent=1))
+    return path

@@ -1,0 +1,46 @@
+"""Before an alarm fails production over, ask Azure itself. If Azure answers that every source VM is
+running and provisioned, the alarm is not confirmed: nothing is failed over and the on-call engineer is
+notified (the run ends with OutageNotConfirmed). If Azure does not answer, or any VM is down, the outage is
+confirmed. The evidence goes into the run record and the report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdas.adapters import azure_compute
+from lambdas.errors import AzureRequestFailed, AzureUnavailable, OutageNotConfirmed
+from lambdas.handlers.common import RunTask, iso, now, task
+
+
+@task(RunTask)
+def handler(event: RunTask) -> dict[str, Any]:
+    run = event.run
+    plan = run.load_plan()
+    evidence: dict[str, dict[str, str]] = {}
+    errors: tuple[type[Exception], ...] = (
+        *azure_compute.azure_errors(),
+        AzureUnavailable,
+        AzureRequestFailed,
+    )
+    circuit = azure_compute.AzureCircuit()
+    for server in plan.servers():
+        try:
+            evidence[server.name] = circuit.call(azure_compute.power_state, server.azure_vm_id)
+        except errors as exc:
+            described = (
+                str(exc) if isinstance(exc, AzureUnavailable) else azure_compute.describe_azure_error(exc)
+            )
+            evidence[server.name] = {"power": "no answer", "provisioning": "no answer", "error": described}
+    healthy = [
+        name
+        for name, state in evidence.items()
+        if state["power"] == "running" and state["provisioning"] == "succeeded"
+    ]
+    confirmed = len(healthy) < len(evidence)
+    run.update_record({"confirmation": {"at": iso(now()), "confirmed": confirmed, "evidence": evidence}})
+    if not confirmed:
+        raise OutageNotConfirmed(
+            f"the outage alarm fired but Azure reports all {len(healthy)} source VMs running and "
+            "provisioned; no failover was started. Start recovery by hand if users are affected."
+        )
+    return {"confirmed": True, "down": sorted(set(evidence) - set(healthy))}

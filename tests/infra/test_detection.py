@@ -1,0 +1,73 @@
+"""The synthesized outage signal: health checks, endpoint alarms, and the composite quorum rule, checked
+by evaluating the rule the template deploys against alarm states."""
+
+from __future__ import annotations
+
+import json
+import re
+from itertools import product
+from typing import Any
+
+import pytest
+
+from tests.infra.test_template import resources
+
+pytestmark = pytest.mark.infra
+
+
+def composite_rule(template: dict[str, Any]) -> str:
+    alarm = next(iter(resources(template, "AWS::CloudWatch::CompositeAlarm").values()))["Properties"]
+    parts = alarm["AlarmRule"]["Fn::Join"][1]
+    return "".join(p if isinstance(p, str) else p["Fn::GetAtt"][0] for p in parts)
+
+
+def evaluate(rule: str, in_alarm: set[str]) -> bool:
+    """CloudWatch composite-rule semantics for ALARM("x"), AND, OR and parentheses."""
+    expression = re.sub(r'ALARM\("([^"]+)"\)', lambda m: str(m.group(1) in in_alarm), rule)
+    expression = expression.replace(" AND ", " and ").replace(" OR ", " or ")
+    assert re.fullmatch(r"[()TrueFalsandor ]+", expression), expression
+    return bool(eval(expression))  # only True/False/and/or/parentheses remain
+
+
+def test_health_check_per_endpoint(template: dict[str, Any]) -> None:
+    checks = [
+        c["Properties"]["HealthCheckConfig"]
+        for c in resources(template, "AWS::Route53::HealthCheck").values()
+    ]
+    assert len(checks) == 3
+    web = next(c for c in checks if c.get("FullyQualifiedDomainName") == "shop-azure.example.com")
+    assert (
+        web["Type"] == "HTTPS_STR_MATCH" and web["SearchString"] == "ok" and web["ResourcePath"] == "/health"
+    )
+    assert web["RequestInterval"] == 30 and web["FailureThreshold"] == 3
+    gateway = next(c for c in checks if c.get("IPAddress") == "20.50.10.11")
+    assert gateway["Type"] == "TCP" and gateway["Port"] == 443
+
+
+def test_endpoint_alarms_need_consecutive_failures(template: dict[str, Any]) -> None:
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    assert len(alarms) == 3
+    for alarm in alarms:
+        assert alarm["MetricName"] == "HealthCheckStatus" and alarm["Namespace"] == "AWS/Route53"
+        assert alarm["EvaluationPeriods"] == 3 and alarm["DatapointsToAlarm"] == 3
+        assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] == 1
+        assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_composite_needs_a_quorum_of_two_of_three(template: dict[str, Any]) -> None:
+    rule = composite_rule(template)
+    alarms = sorted(resources(template, "AWS::CloudWatch::Alarm"))
+    assert len(alarms) == 3
+    for states in product([False, True], repeat=3):
+        down = {name for name, is_down in zip(alarms, states, strict=True) if is_down}
+        assert evaluate(rule, down) == (len(down) >= 2), down
+    assert "2 of 3 endpoints" in json.dumps(resources(template, "AWS::CloudWatch::CompositeAlarm"))
+
+
+def test_one_probe_down_or_flapping_alone_never_alarms(template: dict[str, Any]) -> None:
+    rule = composite_rule(template)
+    alarms = sorted(resources(template, "AWS::CloudWatch::Alarm"))
+    # One endpoint flapping ALARM/OK/ALARM while the others are healthy: the composite stays OK throughout.
+    for flapping in (set(), {alarms[0]}, set(), {alarms[0]}):
+        assert evaluate(rule, flapping) is False
+    assert evaluate(rule, set(alarms)) is True
