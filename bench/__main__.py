@@ -26,6 +26,9 @@ from localcloud.synth import synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
+# The overhead runs keep Step Functions waits at real time (scale 1): a 30 s poll really takes 30 s, as
+# the Lambda work around it does. DRS steps take the emulator's seconds. The scale run speeds waits up.
+OVERHEAD_TIME_SCALE = 1.0
 TIME_SCALE = 60.0
 PRICE_PER_1000_TRANSITIONS = 0.025
 HISTORY_LIMIT = 25_000
@@ -86,7 +89,7 @@ def measure_overhead(mode: str, plan_document: dict[str, Any], workdir: Path) ->
     plan_path = plans.write(plan_document, plan_dir)
     template = synthesize(outdir=workdir / f"cdk.out-{mode}", plans=str(plan_dir / "*.json"))
     plan = load_plans([plan_path])[0]
-    settings = LocalCloudSettings(time_scale=TIME_SCALE, log_level="ERROR", print_metrics=False)
+    settings = LocalCloudSettings(time_scale=OVERHEAD_TIME_SCALE, log_level="ERROR", print_metrics=False)
     with LocalCloud(template, [plan], settings) as cloud:
         cloud.drs_events = "deliver" if mode == "event" else "drop"
         started = time.monotonic()
@@ -185,7 +188,7 @@ def main() -> int:
         event["overhead_seconds"] / polling["overhead_seconds"] if polling["overhead_seconds"] > 0 else None
     )
     results = {
-        "time_scale": TIME_SCALE,
+        "time_scale": {"overhead": OVERHEAD_TIME_SCALE, "scale": TIME_SCALE},
         "overhead": {"event_driven": event, "polling_30s": polling},
         "overhead_ratio": round(ratio, 3) if ratio is not None else None,
         "scale": scale,
@@ -207,7 +210,7 @@ def main() -> int:
 
 def table(r: dict[str, Any]) -> str:
     e, p, s = r["overhead"]["event_driven"], r["overhead"]["polling_30s"], r["scale"]
-    scale_of = f"x{r['time_scale']:g}"
+    scale_of = "waits at real time"
     rows = [
         (
             "recovery wall time, event-driven",

@@ -44,7 +44,7 @@ SUPPRESSIONS = [
     ),
     NagPackSuppression(
         id="AwsSolutions-IAM5",
-        reason="The operator role reads and stops executions of this stack's four state machines only.",
+        reason="Operator role (read, stop) and begin_run (stale-lock check): this stack's executions only.",
         applies_to=[
             _regex(r"^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*$")
         ],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aws_cdk import Aws, Duration, Stack
+from aws_cdk import ArnFormat, Aws, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -30,6 +30,7 @@ class TaskFunction:
     ec2_read: list[str] = field(default_factory=list)
     publishes: bool = False
     writes_reports: bool = False
+    describes_executions: bool = False
     reads_azure_secret: bool = False
     route53: bool = False
     timeout_seconds: int = 60
@@ -58,6 +59,7 @@ TASKS = [
         "lambdas.handlers.begin_run.handler",
         "Validate input, take the plan lock",
         publishes=True,
+        describes_executions=True,
     ),
     TaskFunction(
         "finish_run",
@@ -197,6 +199,14 @@ class TaskFunctions(Construct):
         recovery_instance_arn = stack.format_arn(
             service="drs", resource="recovery-instance", resource_name="*"
         )
+        # Named from the stack (constructs/workflows.py) so a function can read executions without a
+        # reference to the state machines, which reference the functions.
+        executions_arn = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{stack.stack_name}-*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         hosted_zones = sorted({p.traffic.hosted_zone_id for p in plans if p.traffic})
 
         self.functions: dict[str, lambda_.Function] = {}
@@ -235,6 +245,10 @@ class TaskFunctions(Construct):
             state.table.grant_read_write_data(function)
             for grant in _grants(spec, state, source_server_arns, recovery_instance_arn, hosted_zones):
                 grant(function)
+            if spec.describes_executions:
+                function.add_to_role_policy(
+                    iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions_arn])
+                )
             self.functions[spec.key] = function
 
 

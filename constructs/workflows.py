@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -28,6 +28,7 @@ class Workflows(Construct):
             self.state_machines[workflow] = sfn.StateMachine(
                 holder,
                 "StateMachine",
+                state_machine_name=f"{Stack.of(self).stack_name}-{workflow.replace('_', '-')}",
                 definition_body=sfn.DefinitionBody.from_chainable(definition),
                 state_machine_type=sfn.StateMachineType.STANDARD,
                 timeout=Duration.days(7),

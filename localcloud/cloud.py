@@ -23,7 +23,7 @@ from moto.server import ThreadedMotoServer
 from lambdas.adapters import azure_compute
 from lambdas.adapters.aws import reset_clients
 from lambdas.plan import Plan
-from localcloud import timescale
+from localcloud import atomic_dynamodb, timescale
 from localcloud.azure import AzureEmulator, AzureTiming
 from localcloud.drs import DrsEmulator, DrsTiming
 from localcloud.input_transformer import transform
@@ -127,6 +127,7 @@ class LocalCloud:
         reset_clients()
         azure_compute.reset_caches()
         timescale.install(self.settings.time_scale)
+        atomic_dynamodb.install()
         self.bridge.install()
         self._install_event_routing()
         self._deploy()
@@ -139,6 +140,7 @@ class LocalCloud:
                 getattr(self, component).stop()
         self.bridge.uninstall()
         timescale.uninstall()
+        atomic_dynamodb.uninstall()
         if self._original_send is not None:
             Rule.send_to_targets = self._original_send  # type: ignore[method-assign]
             self._original_send = None
@@ -255,7 +257,7 @@ class LocalCloud:
                 w for prefix, w in WORKFLOW_BY_LOGICAL_PREFIX.items() if logical.startswith(prefix)
             )
             arn = self.client("stepfunctions").create_state_machine(
-                name=f"dr-{workflow.replace('_', '-')}",
+                name=t.resolve(props.get("StateMachineName", f"dr-{workflow}")),
                 definition=definition,
                 roleArn=t.attributes[(props["RoleArn"]["Fn::GetAtt"][0], "Arn")],
             )["stateMachineArn"]

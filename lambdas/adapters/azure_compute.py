@@ -134,8 +134,9 @@ def classify(exc: Exception) -> Exception:
 
     description = describe_azure_error(exc)
     status = getattr(getattr(exc, "response", None), "status_code", None)
-    if isinstance(exc, ClientAuthenticationError) and status is None:
-        # No HTTP answer at all: the token endpoint could not be reached.
+    # Entra answers a rejected credential with an AADSTS code; without one, sign-in did not get an answer.
+    rejected = "AADSTS" in str(exc) or "invalid_client" in str(exc)
+    if isinstance(exc, ClientAuthenticationError) and status is None and not rejected:
         return AzureUnavailable(f"Azure sign-in endpoint unreachable: {description}")
     if isinstance(exc, ClientAuthenticationError):
         return AzureRequestFailed(

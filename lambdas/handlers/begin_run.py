@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from lambdas.adapters import notify, state_store
+from lambdas.adapters.aws import client, error_code
 from lambdas.domain import lifecycle
 from lambdas.errors import InvalidInput, Refused
 from lambdas.handlers.common import RunContext, TaskInput, iso, load_plan, logger, now, task
@@ -51,9 +54,46 @@ def _check_trigger(request: StartRequest, workflow: str, execution_arn: str) -> 
                 )
 
 
-def _take_lock(request: StartRequest, plan: Plan, workflow: str, execution_arn: str) -> None:
+def _holder_ended(execution_arn: str) -> bool:
+    """Whether an execution holding a plan's lock has ended without releasing it (stopped, timed out)."""
+    try:
+        status = client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+    except ClientError as exc:
+        if error_code(exc) == "ExecutionDoesNotExist":
+            return True
+        raise
+    return status != "RUNNING"
+
+
+def _take_lock(request: StartRequest, plan: Plan, workflow: str, execution_arn: str) -> str | None:
+    """Take the plan's lock; returns the execution whose stale lock was taken over, if any."""
+    try:
+        _conditional_lock(request, plan, workflow, execution_arn, stale=None)
+        return None
+    except Refused:
+        holder = state_store.get_item(state_store.plan_key(request.plan)).get("activeExecution")
+        if not holder or holder == execution_arn or not _holder_ended(holder):
+            raise
+    # The holder was stopped or timed out before its last task: take over, under the same conditions.
+    _conditional_lock(request, plan, workflow, execution_arn, stale=holder)
+    for old_run in state_store.query_runs(plan.name, limit=50):
+        if old_run.get("executionArn") == holder and old_run.get("status") == "RUNNING":
+            state_store.set_fields(
+                state_store.run_key(plan.name, old_run["sk"]),
+                {"status": "ABORTED", "endedAt": iso(now()), "takenOverBy": execution_arn},
+            )
+    logger.warning("took over the lock of an execution that ended without it", extra={"stale": holder})
+    return str(holder)
+
+
+def _conditional_lock(
+    request: StartRequest, plan: Plan, workflow: str, execution_arn: str, stale: str | None
+) -> None:
     """One conditional write: the plan's lock, its lifecycle state, and (for an alarm) the flapping guard."""
     condition, values = lifecycle.lock_condition(workflow)
+    if stale is not None:
+        condition = condition.replace("#active = :execution", "#active = :execution OR #active = :stale")
+        values[":stale"] = stale
     names = {
         "#active": "activeExecution",
         "#activeWorkflow": "activeWorkflow",
@@ -100,7 +140,7 @@ def handler(event: BeginInput) -> dict[str, Any]:
     request = parse_start_request(event.input)
     plan = load_plan(request.plan)
     _check_trigger(request, event.workflow, event.execution_arn)
-    _take_lock(request, plan, event.workflow, event.execution_arn)
+    took_over = _take_lock(request, plan, event.workflow, event.execution_arn)
 
     started = iso(event.started_at)
     run = RunContext(
@@ -141,6 +181,7 @@ def handler(event: BeginInput) -> dict[str, Any]:
                 "reason": request.reason,
             },
             "snapshot": run.snapshot,
+            "tookOverFrom": took_over,
             "servers": {},
             "waves": {},
             "errors": [],
