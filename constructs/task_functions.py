@@ -76,7 +76,13 @@ TASKS = [
         "lambdas.handlers.launch_wave.handler",
         "Start DRS recovery jobs for a wave",
         drs_read=[*DRS_READ, "drs:DescribeRecoverySnapshots"],
-        drs_on_source_servers=["drs:StartRecovery", "drs:CreateRecoveryInstanceForDrs", "drs:TagResource"],
+        drs_on_source_servers=[
+            "drs:StartRecovery",
+            "drs:CreateRecoveryInstanceForDrs",
+            "drs:TagResource",
+            "drs:GetLaunchConfiguration",
+            "drs:UpdateLaunchConfiguration",
+        ],
         ec2_read=["ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions"],
     ),
     TaskFunction(

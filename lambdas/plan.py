@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -50,8 +50,20 @@ class StrictModel(BaseModel):
 
 
 class LaunchOverrides(StrictModel):
-    instance_type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")] | None = None
+    """Applied to the server's DRS launch configuration before each launch. (The instance type itself lives
+    in the server's EC2 launch template, which DRS manages: set right_sizing NONE to keep your choice.)"""
+
     copy_private_ip: bool | None = None
+    copy_tags: bool | None = None
+    right_sizing: Literal["NONE", "BASIC", "IN_AWS"] | None = None
+
+    def drs_fields(self) -> dict[str, Any]:
+        fields = {
+            "copyPrivateIp": self.copy_private_ip,
+            "copyTags": self.copy_tags,
+            "targetInstanceTypeRightSizingMethod": self.right_sizing,
+        }
+        return {k: v for k, v in fields.items() if v is not None}
 
 
 class Server(StrictModel):

@@ -141,3 +141,10 @@ def stop_failback(recovery_instance_id: str) -> None:
 def start_replication(source_server_id: str) -> dict[str, Any]:
     server: dict[str, Any] = call("start_replication", sourceServerID=source_server_id)["sourceServer"]
     return server
+
+
+def apply_launch_configuration(source_server_id: str, fields: dict[str, Any]) -> None:
+    """Set launch-configuration fields (idempotent: the same values again change nothing)."""
+    current = call("get_launch_configuration", sourceServerID=source_server_id)
+    if any(current.get(k) != v for k, v in fields.items()):
+        call("update_launch_configuration", sourceServerID=source_server_id, **fields)

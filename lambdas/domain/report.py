@@ -79,6 +79,7 @@ def build_report(plan: Plan, record: dict[str, Any]) -> dict[str, Any]:
         ],
         "timeline": timeline,
         "preflight": {"problems": preflight.get("problems", []), "warnings": preflight.get("warnings", [])},
+        "confirmation": record.get("confirmation") or {},
         "fencing": record.get("fencing") or {},
         "traffic": record.get("traffic") or {},
         "cleanup": record.get("cleanup") or {},
@@ -181,6 +182,7 @@ def render_html(report: dict[str, Any]) -> str:
             f"<table><tr><th></th><th>achieved</th><th>target</th><th></th></tr>{objectives}</table>",
             "<h2>Timeline</h2>",
             f"<table>{header}{''.join(rows)}</table>",
+            f"<h2>Outage confirmation (Azure)</h2><ul>{_confirmation(report['confirmation'])}</ul>",
             f"<h2>Source fencing (Azure)</h2><ul>{fencing}</ul>",
             f"<h2>Cleanup</h2><p>{e(cleanup_text)}</p>",
             f"<h2>Preflight warnings</h2><ul>{warnings or '<li>none</li>'}</ul>",
@@ -190,6 +192,19 @@ def render_html(report: dict[str, Any]) -> str:
             "</body></html>",
         ]
     )
+
+
+def _confirmation(confirmation: dict[str, Any]) -> str:
+    if not confirmation:
+        return "<li>not applicable (not started by an alarm)</li>"
+    verdict = "confirmed" if confirmation.get("confirmed") else "NOT confirmed: no failover"
+    items = [f"<li><b>{verdict}</b> at {html.escape(str(confirmation.get('at')))}</li>"]
+    for name, state in (confirmation.get("evidence") or {}).items():
+        items.append(
+            f"<li>{html.escape(name)}: power {html.escape(str(state.get('power')))}, "
+            f"provisioning {html.escape(str(state.get('provisioning')))}</li>"
+        )
+    return "".join(items)
 
 
 STYLE = " ".join(

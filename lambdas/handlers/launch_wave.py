@@ -40,6 +40,9 @@ def handler(event: LaunchWaveInput) -> dict[str, Any]:
             continue
         requests = []
         for server in servers:
+            overrides = server.launch_overrides.drs_fields()
+            if overrides:
+                drs.apply_launch_configuration(server.source_server_id, overrides)
             item = {"sourceServerID": server.source_server_id}
             if at_or_before is not None:
                 snapshot = drs.latest_snapshot(server.source_server_id, at_or_before)

@@ -28,6 +28,8 @@ def test_alarm_with_azure_healthy_notifies_instead_of_failing_over(cloud: LocalC
     record = run_record(plan, arn)
     assert record["confirmation"]["confirmed"] is False
     assert {e["power"] for e in record["confirmation"]["evidence"].values()} == {"running"}
+    page = cloud.client("s3").get_object(Bucket=record["report"]["bucket"], Key=record["report"]["html"])
+    assert "NOT confirmed: no failover" in page["Body"].read().decode()
     assert drs_calls(cloud, "StartRecovery") == []
     state = plan_state(plan)
     assert state["lifecycle"] == "NORMAL" and "activeExecution" not in state

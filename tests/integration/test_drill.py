@@ -114,3 +114,12 @@ def test_workflow_in_the_wrong_lifecycle_state_is_refused(cloud: LocalCloud, pla
     assert "needs plan shop in state FAILED_OVER, but it is NORMAL" in result["cause"]
     assert plan_state(plan) == {}  # nothing was written
     assert [op for op, _ in cloud.drs.request_log if op.startswith("Start")] == []
+
+
+def test_launch_overrides_are_applied_before_launch(cloud: LocalCloud, plan: Plan) -> None:
+    assert run(cloud, "drill", event("drill.json"))["status"] == "SUCCEEDED"
+    config = cloud.client("drs").get_launch_configuration(sourceServerID="s-0a1b2c3d4e5f60001")
+    assert config["copyPrivateIp"] is True and config["targetInstanceTypeRightSizingMethod"] == "NONE"
+    untouched = cloud.client("drs").get_launch_configuration(sourceServerID="s-0a1b2c3d4e5f60002")
+    assert untouched["copyPrivateIp"] is False  # no overrides: the launch configuration is left as it was
+    assert drs_calls(cloud, "UpdateLaunchConfiguration") == [200]
