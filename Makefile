@@ -38,7 +38,7 @@ synth: setup lambda-deps
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/mypy lambdas statemachines localcloud constructs app.py tests
+	$(BIN)/mypy lambdas statemachines localcloud constructs drctl bench app.py tests
 
 bench: setup lambda-deps
 	$(BIN)/python -m bench

@@ -42,6 +42,7 @@ class DrOrchestratorStack(Stack):
         state.table.grant_read_data(operator)
 
         CfnOutput(self, "StateTableName", value=state.table.table_name)
+        CfnOutput(self, "Plans", value=",".join(p.name for p in plans), description="plans of this stack")
         CfnOutput(self, "NotificationTopicArn", value=state.topic.topic_arn)
         CfnOutput(self, "ReportBucketName", value=state.reports.bucket_name)
         CfnOutput(self, "AzureCredentialSecretArn", value=state.azure_secret.secret_arn)

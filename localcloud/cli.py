@@ -7,9 +7,9 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from lambdas.plan import Plan, PlanError, load_plans, plan_files
+from lambdas.plan import Plan, load_plans, plan_files
 from localcloud.synth import ROOT, synthesize
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         "REQUESTS_CA_BUNDLE",
     ):
         print(f"export {name}={cloud.env[name]}")
+    print(f"export DRCTL_STACK={cloud.stack_name}")
     print(f"export AZURE_AUTHORITY_HOST={cloud.azure.authority}")
     print(f"export AZURE_RESOURCE_MANAGER={cloud.azure.resource_manager_url}")
     for workflow, arn in cloud.state_machines.items():
@@ -72,9 +73,8 @@ def cmd_local_demo(args: argparse.Namespace) -> int:
     return 0 if all(r.status == "SUCCEEDED" for r in results) and len(results) == 4 else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="drctl", description="Azure -> AWS disaster recovery orchestrator")
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_local_commands(sub: Any) -> None:
+    """`drctl local up|demo`."""
     local = sub.add_parser("local", help="the embedded local cloud").add_subparsers(
         dest="local_command", required=True
     )
@@ -94,16 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "demo":
             cmd.add_argument("--plan", default=None, help="plan to run (default: the first)")
             cmd.add_argument("--report-dir", default=str(ROOT / "reports"))
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except (PlanError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    from drctl.main import main as drctl_main
+
+    return drctl_main(argv)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import os
 import threading
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,7 @@ class LocalCloud:
         self._install_event_routing()
         self._deploy()
         seed_plans(self, self.plans)
+        self.refresh_replication()
 
     def stop(self) -> None:
         # The emulators first: their background work must not outlive the routing it relies on.
@@ -210,6 +212,34 @@ class LocalCloud:
         self._deploy_rules()
         for logical, resource in t.of_type("AWS::Scheduler::Schedule").items():
             self.schedules[logical] = t.resolve(resource["Properties"])
+        self._register_stack()
+
+    def _register_stack(self) -> None:
+        """A CloudFormation stack with the template's outputs, so `drctl --stack NAME` finds the local
+        resources exactly as it finds deployed ones."""
+        outputs = {
+            key: {"Value": str(self.template.resolve(o["Value"]))}
+            for key, o in self.template.document.get("Outputs", {}).items()
+        }
+        body = {
+            "Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": outputs,
+        }
+        with warnings.catch_warnings():  # moto notes that it does not model the placeholder: fine
+            warnings.simplefilter("ignore")
+            self.client("cloudformation").create_stack(
+                StackName=self.stack_name, TemplateBody=json.dumps(body)
+            )
+
+    @property
+    def stack_name(self) -> str:
+        return self.template.path.name.removesuffix(".template.json")
+
+    def refresh_replication(self) -> None:
+        """Run the replication monitor once (deployed, a schedule runs it every 5 minutes)."""
+        monitor = self.functions.get("lambdas.handlers.replication_monitor.handler")
+        if monitor:
+            self.client("lambda").invoke(FunctionName=monitor, Payload=b"{}")
 
     def _deploy_functions(self) -> None:
         t = self.template

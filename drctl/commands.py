@@ -1,0 +1,187 @@
+"""The operator commands: status, start, approve, abort, watch, report."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from drctl.stack import OperatorError, Stack
+from lambdas.adapters.state_store import from_item
+from lambdas.errors import InvalidInput
+from lambdas.inputs import parse_start_request
+from localcloud.progress import ProgressPrinter
+
+
+def plan_state(stack: Stack, plan: str) -> dict[str, Any]:
+    item = (
+        stack.client("dynamodb")
+        .get_item(
+            TableName=stack.table,
+            Key={"pk": {"S": f"PLAN#{plan}"}, "sk": {"S": "STATE"}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    return from_item(item)
+
+
+def runs(stack: Stack, plan: str, limit: int = 10) -> list[dict[str, Any]]:
+    response = stack.client("dynamodb").query(
+        TableName=stack.table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
+        ExpressionAttributeValues={":pk": {"S": f"PLAN#{plan}"}, ":run": {"S": "RUN#"}},
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return [from_item(i) for i in response.get("Items", [])]
+
+
+def status(stack: Stack, plan: str | None) -> dict[str, Any]:
+    plans = [plan] if plan else stack.plans
+    if plan:
+        stack.check_plan(plan)
+    result: dict[str, Any] = {}
+    for name in plans:
+        state = plan_state(stack, name)
+        replication = state.get("replication") or {}
+        result[name] = {
+            "lifecycle": state.get("lifecycle", "NORMAL"),
+            "running": state.get("activeExecution"),
+            "running_workflow": state.get("activeWorkflow"),
+            "waiting_for_approval": bool(state.get("pendingApproval")),
+            "last_drill": state.get("lastDrill"),
+            "replication": {
+                "at": replication.get("at"),
+                "max_lag_seconds": replication.get("maxLagSeconds"),
+                "servers": replication.get("servers", {}),
+            },
+        }
+    return result
+
+
+def format_status(report: dict[str, Any]) -> str:
+    lines = []
+    for name, plan in report.items():
+        drill = plan["last_drill"] or {}
+        lines.append(f"plan {name}: {plan['lifecycle']}")
+        if plan["running"]:
+            waiting = " (waiting for approval: drctl approve|abort)" if plan["waiting_for_approval"] else ""
+            lines.append(f"  running: {plan['running_workflow']} {plan['running']}{waiting}")
+        lines.append(
+            f"  last drill: {drill.get('result', 'never')} {drill.get('at', '')}"
+            + (f" RTO {drill['rtoSeconds']:.0f}s" if drill.get("rtoSeconds") is not None else "")
+        )
+        replication = plan["replication"]
+        lines.append(f"  replication (as of {replication['at'] or 'never'}):")
+        for server, info in sorted(replication["servers"].items()):
+            lag = info.get("lagSeconds")
+            lines.append(f"    {server}  {info.get('state'):<12} lag {'-' if lag is None else f'{lag:.0f}s'}")
+    return "\n".join(lines)
+
+
+def start(stack: Stack, workflow: str, document: dict[str, Any]) -> str:
+    try:
+        request = parse_start_request(document)  # refuse bad input here, before anything runs
+    except InvalidInput as exc:
+        raise OperatorError(str(exc)) from None
+    stack.check_plan(request.plan)
+    # A readable execution name: what the console lists and what the reports are named after.
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    name = f"{request.plan}-{workflow.replace('_', '-')}-{stamp}-{uuid.uuid4().hex[:6]}"
+    response = stack.client("stepfunctions").start_execution(
+        stateMachineArn=stack.state_machine(workflow),
+        input=request.model_dump_json(exclude_defaults=True),
+        name=name[:80],
+    )
+    return str(response["executionArn"])
+
+
+def _pending_approval(stack: Stack, plan: str) -> dict[str, Any]:
+    stack.check_plan(plan)
+    pending = plan_state(stack, plan).get("pendingApproval")
+    if not pending:
+        raise OperatorError(f"plan {plan} has no failover waiting for approval")
+    return dict(pending)
+
+
+def approve(stack: Stack, plan: str, by: str) -> str:
+    pending = _pending_approval(stack, plan)
+    try:
+        stack.client("stepfunctions").send_task_success(
+            taskToken=pending["taskToken"], output=json.dumps({"approved_by": by})
+        )
+    except ClientError as exc:
+        raise OperatorError(
+            f"the approval request is no longer open ({exc.response['Error']['Code']})"
+        ) from None
+    return str(pending["executionArn"])
+
+
+def abort(stack: Stack, plan: str, reason: str) -> str:
+    pending = _pending_approval(stack, plan)
+    try:
+        stack.client("stepfunctions").send_task_failure(
+            taskToken=pending["taskToken"], error="Rejected", cause=reason[:256]
+        )
+    except ClientError as exc:
+        raise OperatorError(
+            f"the approval request is no longer open ({exc.response['Error']['Code']})"
+        ) from None
+    return str(pending["executionArn"])
+
+
+def find_run(stack: Stack, plan: str, execution_arn: str | None) -> dict[str, Any]:
+    for run in runs(stack, plan, limit=50):
+        if execution_arn is None or run.get("executionArn") == execution_arn:
+            return run
+    raise OperatorError(f"no run of plan {plan}" + (f" for {execution_arn}" if execution_arn else ""))
+
+
+def watch(
+    stack: Stack, plan: str, execution_arn: str | None, emit: Any = print, timeout: float = 86_400
+) -> str:
+    stack.check_plan(plan)
+    sfn = stack.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    arn = execution_arn
+    printer: ProgressPrinter | None = None
+    while True:
+        try:
+            run = find_run(stack, plan, arn)
+        except OperatorError:
+            run = {}
+        if run and printer is None:
+            arn = str(run["executionArn"])
+            printer = ProgressPrinter(plan, str(run.get("workflow")), emit)
+        if printer is not None:
+            printer.update(run)
+        if arn is not None:
+            status = str(sfn.describe_execution(executionArn=arn)["status"])
+            if status != "RUNNING":
+                if printer is not None:
+                    printer.update(find_run(stack, plan, arn))
+                return status
+        if time.monotonic() > deadline:
+            raise OperatorError("still running; watch again later")
+        time.sleep(1.0)
+
+
+def report(stack: Stack, plan: str, execution_arn: str | None, out: Path) -> list[Path]:
+    stack.check_plan(plan)
+    run = find_run(stack, plan, execution_arn)
+    stored = run.get("report")
+    if not stored:
+        raise OperatorError("this run has no report yet (it is still running, or ended before its last task)")
+    out.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for key in (stored["json"], stored["html"]):
+        target = out / Path(key).name
+        body = stack.client("s3").get_object(Bucket=stored["bucket"], Key=key)["Body"].read()
+        target.write_bytes(body)
+        saved.append(target)
+    return saved

@@ -1,0 +1,132 @@
+"""drctl: status, start, approve/abort, watch and report against a deployed stack (standard AWS credentials),
+and `drctl local ...` for the embedded local cloud. The same commands work against `drctl local up`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from drctl import commands
+from drctl.stack import OperatorError, find_stack
+from lambdas.inputs import WORKFLOWS
+from lambdas.plan import PlanError
+from localcloud.cli import add_local_commands
+
+
+def _stack(args: argparse.Namespace) -> Any:
+    return find_stack(args.stack, profile=args.profile, region=args.region)
+
+
+def _print(args: argparse.Namespace, document: Any, text: str) -> None:
+    print(json.dumps(document, indent=2, default=str) if args.json else text)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    report = commands.status(_stack(args), args.plan)
+    _print(args, report, commands.format_status(report))
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    stack = _stack(args)
+    document: dict[str, Any] = {
+        "plan": args.plan,
+        "snapshot": args.snapshot,
+        "reason": args.reason,
+        "requested_by": args.requested_by,
+    }
+    arn = commands.start(stack, args.workflow.replace("-", "_"), document)
+    _print(args, {"executionArn": arn}, f"started {args.workflow} of plan {args.plan}: {arn}")
+    if args.wait:
+        status = commands.watch(stack, args.plan, arn)
+        return 0 if status == "SUCCEEDED" else 1
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    arn = commands.approve(_stack(args), args.plan, args.requested_by)
+    _print(args, {"approved": arn}, f"approved: {arn}")
+    return 0
+
+
+def cmd_abort(args: argparse.Namespace) -> int:
+    arn = commands.abort(_stack(args), args.plan, args.reason or "aborted by operator")
+    _print(args, {"aborted": arn}, f"aborted: {arn} (nothing was failed over)")
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    status = commands.watch(_stack(args), args.plan, args.execution)
+    print(f"execution {status}")
+    return 0 if status == "SUCCEEDED" else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    saved = commands.report(_stack(args), args.plan, args.execution, Path(args.out))
+    _print(args, {"saved": [str(p) for p in saved]}, "\n".join(f"saved {p}" for p in saved))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="drctl", description="Azure -> AWS disaster recovery orchestrator")
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--stack", default=os.environ.get("DRCTL_STACK", "DrOrchestrator"), help="stack name")
+    common.add_argument("--profile", default=None, help="AWS profile (default: the standard chain)")
+    common.add_argument("--region", default=None)
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+
+    status = sub.add_parser("status", parents=[common], help="lifecycle, replication and last drill per plan")
+    status.add_argument("--plan", default=None)
+    status.set_defaults(func=cmd_status)
+
+    start = sub.add_parser("start", parents=[common], help="start a workflow")
+    start.add_argument("workflow", choices=[w.replace("_", "-") for w in WORKFLOWS])
+    start.add_argument("--plan", required=True)
+    start.add_argument("--snapshot", default="latest", help="'latest' or an ISO-8601 time with zone")
+    start.add_argument("--reason", default="")
+    start.add_argument("--requested-by", default=getpass.getuser())
+    start.add_argument("--wait", action="store_true", help="follow the execution until it ends")
+    start.set_defaults(func=cmd_start)
+
+    approve = sub.add_parser("approve", parents=[common], help="approve a failover waiting for approval")
+    approve.add_argument("--plan", required=True)
+    approve.add_argument("--requested-by", default=getpass.getuser())
+    approve.set_defaults(func=cmd_approve)
+
+    abort = sub.add_parser("abort", parents=[common], help="reject a failover waiting for approval")
+    abort.add_argument("--plan", required=True)
+    abort.add_argument("--reason", default="")
+    abort.set_defaults(func=cmd_abort)
+
+    for name, func, helptext in (
+        ("watch", cmd_watch, "follow a run (default: the latest of the plan)"),
+        ("report", cmd_report, "save a run's report (default: the latest)"),
+    ):
+        command = sub.add_parser(name, parents=[common], help=helptext)
+        command.add_argument("--plan", required=True)
+        command.add_argument("--execution", default=None, help="execution ARN")
+        if name == "report":
+            command.add_argument("--out", default="reports", help="folder for the JSON and HTML report")
+        command.set_defaults(func=func)
+
+    add_local_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (OperatorError, PlanError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
