@@ -112,5 +112,9 @@ def run_demo(cloud: LocalCloud, plan: Plan, report_dir: Path, emit: Any = print)
         encoding="utf-8",
     )
     emit("\n" + summary_table(results))
+    emit(
+        f"\nOn the local cloud, waits run {cloud.settings.time_scale:g}x faster than the plan says and the"
+        " emulated DRS steps take seconds: durations here are not production RTOs."
+    )
     emit(f"\nReport: {report}")
     return results
