@@ -71,12 +71,17 @@ def _paginate(operation: str, key: str = "items", **params: Any) -> Iterator[dic
             return
 
 
-def source_servers(source_server_ids: list[str]) -> list[dict[str, Any]]:
+def _by_source_servers(operation: str, source_server_ids: list[str]) -> list[dict[str, Any]]:
+    """A describe call filtered by source servers (DRS takes at most 200 ids per filter)."""
     found: list[dict[str, Any]] = []
     for start in range(0, len(source_server_ids), 200):
         ids = source_server_ids[start : start + 200]
-        found.extend(_paginate("describe_source_servers", filters={"sourceServerIDs": ids}))
+        found.extend(_paginate(operation, filters={"sourceServerIDs": ids}))
     return found
+
+
+def source_servers(source_server_ids: list[str]) -> list[dict[str, Any]]:
+    return _by_source_servers("describe_source_servers", source_server_ids)
 
 
 def latest_snapshot(source_server_id: str, at_or_before: datetime | None) -> dict[str, Any] | None:
@@ -114,11 +119,7 @@ def active_job_count() -> int:
 
 
 def recovery_instances(source_server_ids: list[str]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for start in range(0, len(source_server_ids), 200):
-        ids = source_server_ids[start : start + 200]
-        found.extend(_paginate("describe_recovery_instances", filters={"sourceServerIDs": ids}))
-    return found
+    return _by_source_servers("describe_recovery_instances", source_server_ids)
 
 
 def terminate_recovery_instances(recovery_instance_ids: list[str]) -> list[str]:
