@@ -118,8 +118,10 @@ def active_job_count() -> int:
     return sum(1 for job in _paginate("describe_jobs", filters={}) if job.get("status") != "COMPLETED")
 
 
-def recovery_instances(source_server_ids: list[str]) -> list[dict[str, Any]]:
-    return _by_source_servers("describe_recovery_instances", source_server_ids)
+def recovery_instances(source_server_ids: list[str], *, drill: bool) -> list[dict[str, Any]]:
+    """The drill (drill=True) or the failover (drill=False) recovery instances of these source servers."""
+    instances = _by_source_servers("describe_recovery_instances", source_server_ids)
+    return [ri for ri in instances if bool(ri.get("isDrill")) == drill]
 
 
 def terminate_recovery_instances(recovery_instance_ids: list[str]) -> list[str]:

@@ -29,7 +29,7 @@ def handler(event: CheckWaveInput) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     new_ids = [sid for sid in progress.launched if not record.get(sid, {}).get("recoveryInstanceId")]
     if new_ids:
-        instances = {ri["sourceServerID"]: ri for ri in drs.recovery_instances(new_ids)}
+        instances = {ri["sourceServerID"]: ri for ri in drs.recovery_instances(new_ids, drill=run.is_drill)}
         for sid in new_ids:
             instance = instances.get(sid, {})
             fields[f"servers.{sid}.recoveryInstanceId"] = progress.launched[sid]

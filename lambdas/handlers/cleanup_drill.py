@@ -16,7 +16,7 @@ from lambdas.handlers.common import RunTask, iso, now, task
 
 
 def drill_instances(source_server_ids: list[str]) -> list[dict[str, Any]]:
-    return [ri for ri in drs.recovery_instances(source_server_ids) if ri.get("isDrill")]
+    return drs.recovery_instances(source_server_ids, drill=True)
 
 
 @task(RunTask)

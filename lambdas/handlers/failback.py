@@ -24,11 +24,7 @@ GIB = 1024**3
 
 
 def recovery_instances_of(run_plan: Any) -> list[dict[str, Any]]:
-    return [
-        ri
-        for ri in drs.recovery_instances([s.source_server_id for s in run_plan.servers()])
-        if not ri.get("isDrill")
-    ]
+    return drs.recovery_instances([s.source_server_id for s in run_plan.servers()], drill=False)
 
 
 def disk_sizes_gib(recovery_instance: dict[str, Any]) -> list[int]:

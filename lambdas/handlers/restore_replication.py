@@ -19,7 +19,7 @@ def handler(event: RunTask) -> dict[str, Any]:
     run = event.run
     plan = run.load_plan()
     source_ids = [s.source_server_id for s in plan.servers()]
-    instances = [ri for ri in drs.recovery_instances(source_ids) if not ri.get("isDrill")]
+    instances = drs.recovery_instances(source_ids, drill=False)
     for ri in instances:
         if (ri.get("failback") or {}).get("state") not in (None, "FAILBACK_NOT_STARTED"):
             _tolerate(("ResourceNotFoundException",), drs.stop_failback, ri["recoveryInstanceID"])
@@ -70,7 +70,7 @@ def check_handler(event: RunTask) -> dict[str, Any]:
         s["sourceServerID"]: (s.get("dataReplicationInfo") or {}).get("dataReplicationState")
         for s in drs.source_servers(source_ids)
     }
-    remaining = [ri for ri in drs.recovery_instances(source_ids) if not ri.get("isDrill")]
+    remaining = drs.recovery_instances(source_ids, drill=False)
     waiting = sorted(
         plan.server_by_source_id(sid).name for sid in source_ids if states.get(sid) != "CONTINUOUS"
     )

@@ -26,7 +26,7 @@ def handler(event: SwitchInput) -> dict[str, Any]:
         value = traffic.aws_value
     else:
         server = next(s for s in plan.servers() if s.name == traffic.aws_server)
-        instances = [ri for ri in drs.recovery_instances([server.source_server_id]) if not ri.get("isDrill")]
+        instances = drs.recovery_instances([server.source_server_id], drill=False)
         ips = ec2.private_ips([ri["ec2InstanceID"] for ri in instances if ri.get("ec2InstanceID")])
         if not ips:
             raise ValidationFailed(

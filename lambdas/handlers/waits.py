@@ -68,8 +68,7 @@ def _news_since_last_check(event: RegisterWaitInput) -> bool:
         )
     states = {
         (ri.get("failback") or {}).get("state")
-        for ri in drs.recovery_instances([s.source_server_id for s in run.load_plan().servers()])
-        if not ri.get("isDrill")
+        for ri in drs.recovery_instances([s.source_server_id for s in run.load_plan().servers()], drill=False)
     }
     return bool(states & {"FAILBACK_COMPLETED", "FAILBACK_ERROR"})
 
