@@ -8,6 +8,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+WORKFLOWS_WAITING_ON_DRS = ("drill", "recovery", "failback")
 DRS_WAIT_EVENTS = ["DRS Source Server Launch Result", "DRS Recovery Instance Failback State Change"]
 
 
@@ -27,5 +28,7 @@ class DrsEvents(Construct):
             event_pattern=events.EventPattern(source=["aws.drs"], detail_type=DRS_WAIT_EVENTS),
         )
         rule.add_target(targets.LambdaFunction(handler, retry_attempts=4))
-        for machine in state_machines.values():
-            machine.grant_task_response(handler)
+        # Only the workflows that wait on DRS events; never the approval gate, whose tokens are the
+        # operator's to answer.
+        for workflow in WORKFLOWS_WAITING_ON_DRS:
+            state_machines[workflow].grant_task_response(handler)

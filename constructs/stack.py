@@ -37,9 +37,13 @@ class DrOrchestratorStack(Stack):
         for machine in workflows.state_machines.values():
             machine.grant_start_execution(operator)
             machine.grant_read(operator)
-            machine.grant_task_response(operator)
             machine.grant_execution(operator, "states:StopExecution")
+        # Approval tokens belong to the gate machine: answering them is granted to this role alone.
+        workflows.approval_gate.grant_read(operator)
+        workflows.approval_gate.grant_task_response(operator)
         state.table.grant_read_data(operator)
+        # drctl plan validate|init read the DRS inventory (Describe* has no resource-level permissions).
+        operator.add_to_policy(iam.PolicyStatement(actions=["drs:DescribeSourceServers"], resources=["*"]))
 
         CfnOutput(self, "StateTableName", value=state.table.table_name)
         CfnOutput(self, "Plans", value=",".join(p.name for p in plans), description="plans of this stack")
@@ -47,5 +51,6 @@ class DrOrchestratorStack(Stack):
         CfnOutput(self, "ReportBucketName", value=state.reports.bucket_name)
         CfnOutput(self, "AzureCredentialSecretArn", value=state.azure_secret.secret_arn)
         CfnOutput(self, "OperatorRoleArn", value=operator.role_arn)
+        CfnOutput(self, "ApprovalGateStateMachineArn", value=workflows.approval_gate.state_machine_arn)
         for workflow, machine in workflows.state_machines.items():
             CfnOutput(self, f"{workflow.replace('_', '')}StateMachineArn", value=machine.state_machine_arn)

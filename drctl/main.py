@@ -1,5 +1,6 @@
 """drctl: status, start, approve/abort, watch and report against a deployed stack (standard AWS credentials),
-and `drctl local ...` for the embedded local cloud. The same commands work against `drctl local up`."""
+`drctl plan validate|show|init` for plan files, and `drctl local ...` for the embedded local cloud. The same
+commands work against `drctl local up`."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drctl import commands
+from drctl import commands, plan_init, plans
 from drctl.stack import OperatorError, find_stack
 from lambdas.inputs import WORKFLOWS
-from lambdas.plan import PlanError
+from lambdas.plan import MAX_SERVERS_PER_JOB, PlanError, load_plan_file
 from localcloud.cli import add_local_commands
 
 
@@ -72,6 +73,65 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan_validate(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    plan = load_plan_file(path)  # schema errors first: exit 2 before any cloud call
+    validation = plans.validate(_stack(args), plan, path)
+    _print(args, validation.document(), plans.format_validation(validation))
+    return 0 if validation.passed else 1
+
+
+def cmd_plan_show(args: argparse.Namespace) -> int:
+    plan = load_plan_file(Path(args.file))
+    _print(args, plans.plan_document(plan), plans.format_plan(plan))
+    return 0
+
+
+def cmd_plan_init(args: argparse.Namespace) -> int:
+    out = Path(args.out or f"{args.name}.json")
+    # Refuse what can be refused before calling DRS.
+    plan_init.check_plan_name(args.name)
+    plan_init.check_wave_size(args.wave_size)
+    if out.exists() and not args.force:
+        raise OperatorError(f"{out} exists: choose another --out, or pass --force to overwrite it")
+    starter = plan_init.starter_plan(args.name, plans.list_source_servers(_stack(args)), args.wave_size)
+    plan_init.write_plan(out, starter.document, force=args.force)
+    _print(args, starter.summary(out), plan_init.format_starter(starter, out))
+    return 0
+
+
+def add_plan_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    plan = sub.add_parser("plan", help="validate or show a recovery plan file, or write a starter plan")
+    plan_sub = plan.add_subparsers(dest="plan_command", required=True)
+
+    validate = plan_sub.add_parser(
+        "validate",
+        parents=[common],
+        help="check a plan file against DRS and Azure: exit 0 passed, 1 errors found, 2 operator error",
+    )
+    validate.add_argument("file", help="plan JSON file")
+    validate.set_defaults(func=cmd_plan_validate)
+
+    show = plan_sub.add_parser("show", help="print a plan file and its waves (no cloud access)")
+    show.add_argument("file", help="plan JSON file")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.set_defaults(func=cmd_plan_show)
+
+    init = plan_sub.add_parser(
+        "init", parents=[common], help="write a starter plan from the DRS source servers"
+    )
+    init.add_argument("--name", required=True, help="plan name (lower-case letters, digits, '-')")
+    init.add_argument("--out", default=None, help="file to write (default: NAME.json in this folder)")
+    init.add_argument(
+        "--wave-size",
+        type=int,
+        default=MAX_SERVERS_PER_JOB,
+        help=f"servers per wave (default and maximum {MAX_SERVERS_PER_JOB}, the DRS limit per job)",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    init.set_defaults(func=cmd_plan_init)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drctl", description="Azure -> AWS disaster recovery orchestrator")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--out", default="reports", help="folder for the JSON and HTML report")
         command.set_defaults(func=func)
 
+    add_plan_commands(sub, common)
     add_local_commands(sub)
     return parser
 

@@ -24,7 +24,7 @@ from moto.server import ThreadedMotoServer
 from lambdas.adapters import azure_compute
 from lambdas.adapters.aws import reset_clients
 from lambdas.plan import Plan
-from localcloud import atomic_dynamodb, timescale
+from localcloud import atomic_dynamodb, sfn_integrations, timescale
 from localcloud.azure import AzureEmulator, AzureTiming
 from localcloud.drs import DrsEmulator, DrsTiming
 from localcloud.input_transformer import transform
@@ -38,6 +38,7 @@ WORKFLOW_BY_LOGICAL_PREFIX = {
     "Workflowsrecovery": "recovery",
     "Workflowsfailback": "failback",
     "Workflowsreturntonormal": "return_to_normal",
+    "Workflowsapprovalgate": "approval_gate",
 }
 
 
@@ -129,6 +130,7 @@ class LocalCloud:
         azure_compute.reset_caches()
         timescale.install(self.settings.time_scale)
         atomic_dynamodb.install()
+        sfn_integrations.install()
         self.bridge.install()
         self._install_event_routing()
         self._deploy()
@@ -280,19 +282,29 @@ class LocalCloud:
 
     def _deploy_state_machines(self) -> None:
         t = self.template
-        for logical, resource in t.of_type("AWS::StepFunctions::StateMachine").items():
-            props = resource["Properties"]
-            definition = t.resolve(props["DefinitionString"])
-            workflow = next(
-                w for prefix, w in WORKFLOW_BY_LOGICAL_PREFIX.items() if logical.startswith(prefix)
-            )
-            arn = self.client("stepfunctions").create_state_machine(
-                name=t.resolve(props.get("StateMachineName", f"dr-{workflow}")),
-                definition=definition,
-                roleArn=t.attributes[(props["RoleArn"]["Fn::GetAtt"][0], "Arn")],
-            )["stateMachineArn"]
-            t.refs[logical] = arn
-            self.state_machines[workflow] = arn
+        # A machine that starts another (recovery -> approval gate) refers to it: deploy that one first.
+        pending = dict(t.of_type("AWS::StepFunctions::StateMachine"))
+        while pending:
+            for logical, resource in list(pending.items()):
+                props = resource["Properties"]
+                try:
+                    definition = t.resolve(props["DefinitionString"])
+                except KeyError:
+                    continue
+                workflow = next(
+                    w for prefix, w in WORKFLOW_BY_LOGICAL_PREFIX.items() if logical.startswith(prefix)
+                )
+                arn = self.client("stepfunctions").create_state_machine(
+                    name=t.resolve(props.get("StateMachineName", f"dr-{workflow}")),
+                    definition=definition,
+                    roleArn=t.attributes[(props["RoleArn"]["Fn::GetAtt"][0], "Arn")],
+                )["stateMachineArn"]
+                t.refs[logical] = arn
+                self.state_machines[workflow] = arn
+                del pending[logical]
+                break
+            else:
+                raise RuntimeError(f"state machines refer to something never deployed: {sorted(pending)}")
 
     def _deploy_rules(self) -> None:
         t = self.template

@@ -23,6 +23,8 @@ TRANSIENT_ERRORS = [
     "Lambda.ClientExecutionTimeoutException",
 ]
 AZURE_ERRORS = ["AzureUnavailable"]
+# Starting a child execution: the Step Functions API's own transient failures.
+STEP_FUNCTIONS_TRANSIENT_ERRORS = ["StepFunctions.SdkClientException", "StepFunctions.ThrottlingException"]
 
 RUN = "$.run"
 
@@ -30,9 +32,15 @@ RUN = "$.run"
 class Tasks:
     """Creates the states of one workflow; state ids are unique within it."""
 
-    def __init__(self, scope: Construct, functions: Mapping[str, lambda_.IFunction]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        functions: Mapping[str, lambda_.IFunction],
+        approval_gate: sfn.IStateMachine | None = None,
+    ) -> None:
         self.scope = scope
         self.functions = functions
+        self.approval_gate = approval_gate
 
     def invoke(
         self,
@@ -74,6 +82,35 @@ class Tasks:
             interval=Duration.seconds(5),
             backoff_rate=2,
             max_attempts=3,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        return task
+
+    def run_approval_gate(self) -> tasks.StepFunctionsStartExecution:
+        """Run the approval gate machine as a child execution and wait for its decision (.sync:2)."""
+        if self.approval_gate is None:
+            raise ValueError("this workflow needs the approval gate state machine")
+        task = tasks.StepFunctionsStartExecution(
+            self.scope,
+            "Wait for approval",
+            state_machine=self.approval_gate,
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            input=sfn.TaskInput.from_object({"run": sfn.JsonPath.object_at(RUN)}),
+            # Named after the parent execution: a retried start finds the same child, never a second one.
+            name=sfn.JsonPath.hash(sfn.JsonPath.string_at("$$.Execution.Id"), "SHA-256"),
+            associate_with_parent=True,
+            result_selector={
+                "decision": sfn.JsonPath.string_at("$.Output.decision"),
+                "detail": sfn.JsonPath.object_at("$.Output.detail"),
+            },
+            result_path="$.approval",
+        )
+        task.add_retry(
+            errors=STEP_FUNCTIONS_TRANSIENT_ERRORS,
+            interval=Duration.seconds(2),
+            backoff_rate=2,
+            max_attempts=6,
+            max_delay=Duration.seconds(60),
             jitter_strategy=sfn.JitterType.FULL,
         )
         return task

@@ -43,21 +43,21 @@ def recovery(t: Tasks) -> sfn.IChainable:
     fence = t.catch(t.run_task("Fence Azure source", "fence_source", "$.fencing"), finish_failed)
     fence.next(waves)
 
-    approval = t.invoke(
-        "Wait for approval",
-        "request_approval",
-        {"run": sfn.JsonPath.object_at(RUN), "task_token": sfn.JsonPath.task_token},
-        "$.approval",
-        wait_for_token=True,
-        timeout_path=f"{RUN}.approval_timeout_seconds",
-    )
+    # The approval wait runs in a machine of its own (approval_gate below), whose task tokens only the
+    # operator role may answer.
+    approval = t.run_approval_gate()
+    not_approved = sfn.Pass(t.scope, "Not approved", input_path="$.approval.detail", result_path="$.error")
+    not_approved.next(finish_failed)
     on_timeout = sfn.Choice(t.scope, "Proceed without approval?")
     on_timeout.when(sfn.Condition.string_equals(f"{RUN}.approval_on_timeout", "proceed"), fence).otherwise(
-        finish_failed
+        not_approved
     )
-    approval.add_catch(on_timeout, errors=["States.Timeout"], result_path="$.error")
-    t.catch(approval, finish_failed)
-    approval.next(fence)
+    answer = sfn.Choice(t.scope, "Approved?")
+    answer.when(sfn.Condition.string_equals("$.approval.decision", "approved"), fence).when(
+        sfn.Condition.string_equals("$.approval.decision", "timed_out"), on_timeout
+    ).otherwise(not_approved)
+    approval.add_catch(finish_failed, errors=["States.ALL"], result_path="$.error")
+    approval.next(answer)
 
     needs_approval = sfn.Choice(t.scope, "Approval needed?")
     approval_required = sfn.Condition.boolean_equals(f"{RUN}.approval_required", True)
@@ -113,6 +113,38 @@ def return_to_normal(t: Tasks) -> sfn.IChainable:
     restore = t.catch(t.run_task("Restore replication", "restore_replication", "$.restore"), finish_failed)
     restore.next(t.poll_until_done("Replication", check, "$.replication", finish_ok))
     return t.begin("return_to_normal", _refused(t)).next(restore)
+
+
+def approval_gate(t: Tasks) -> sfn.IChainable:
+    """Ask an operator and wait for the answer (task token), or for the plan's approval timeout.
+
+    A machine of its own because Step Functions grants SendTaskSuccess per state machine: the operator
+    role may answer this machine's tokens, the DRS event handler (which answers the workflows' DRS waits)
+    may not. Always succeeds with {decision: approved|rejected|timed_out, detail}."""
+    answered = sfn.Succeed(t.scope, "Answered")
+
+    def decided(state_id: str, decision: str) -> sfn.Pass:
+        state = sfn.Pass(
+            t.scope, state_id, parameters={"decision": decision, "detail": sfn.JsonPath.object_at("$.answer")}
+        )
+        state.next(answered)
+        return state
+
+    wait = t.invoke(
+        "Wait for approval",
+        "request_approval",
+        {"run": sfn.JsonPath.object_at(RUN), "task_token": sfn.JsonPath.task_token},
+        "$.answer",
+        wait_for_token=True,
+        timeout_path=f"{RUN}.approval_timeout_seconds",
+    )
+    wait.add_catch(decided("Timed out", "timed_out"), errors=["States.Timeout"], result_path="$.answer")
+    wait.add_catch(decided("Rejected", "rejected"), errors=["Rejected"], result_path="$.answer")
+    # Anything else (the request could not be sent): the child fails and the recovery records why.
+    failed = sfn.Fail(t.scope, "Request failed", error_path="$.answer.Error", cause_path="$.answer.Cause")
+    wait.add_catch(failed, errors=["States.ALL"], result_path="$.answer")
+    wait.next(decided("Approved", "approved"))
+    return wait
 
 
 def _refused(t: Tasks) -> sfn.Fail:

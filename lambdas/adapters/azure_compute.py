@@ -73,36 +73,43 @@ def _secret() -> dict[str, str]:
     return dict(secret)
 
 
-def compute(subscription_id: str) -> ComputeManagementClient:
+def build_compute_client(
+    secret: dict[str, str], subscription_id: str, *, retries: int = 3
+) -> ComputeManagementClient:
+    """A compute client signed in with the secret's service principal (no network call until used)."""
     from azure.identity import ClientSecretCredential
     from azure.mgmt.compute import ComputeManagementClient
 
+    resource_manager = secret.get("resource_manager", "https://management.azure.com").rstrip("/")
+    credential = ClientSecretCredential(
+        secret["tenant_id"],
+        secret["client_id"],
+        secret["client_secret"],
+        authority=secret.get("authority_host", "https://login.microsoftonline.com"),
+        # Sovereign and private authorities are not in Entra's public instance list.
+        disable_instance_discovery="authority_host" in secret,
+        connection_timeout=5,
+        read_timeout=20,
+        retry_total=min(retries, 2),
+    )
+    return ComputeManagementClient(
+        credential,
+        subscription_id,
+        base_url=resource_manager,
+        credential_scopes=[f"{resource_manager}/.default"],
+        connection_timeout=5,
+        read_timeout=30,
+        retry_total=retries,
+        retry_backoff_max=10,
+    )
+
+
+def compute(subscription_id: str) -> ComputeManagementClient:
     secret = _secret()
     key = f"compute:{subscription_id}:{secret['client_id']}:{hash(secret['client_secret'])}"
     with _lock:
         if key not in _cache:
-            resource_manager = secret.get("resource_manager", "https://management.azure.com").rstrip("/")
-            credential = ClientSecretCredential(
-                secret["tenant_id"],
-                secret["client_id"],
-                secret["client_secret"],
-                authority=secret.get("authority_host", "https://login.microsoftonline.com"),
-                # Sovereign and private authorities are not in Entra's public instance list.
-                disable_instance_discovery="authority_host" in secret,
-                connection_timeout=5,
-                read_timeout=20,
-                retry_total=2,
-            )
-            _cache[key] = ComputeManagementClient(
-                credential,
-                subscription_id,
-                base_url=resource_manager,
-                credential_scopes=[f"{resource_manager}/.default"],
-                connection_timeout=5,
-                read_timeout=30,
-                retry_total=3,
-                retry_backoff_max=10,
-            )
+            _cache[key] = build_compute_client(secret, subscription_id)
         return _cache[key]
 
 

@@ -32,9 +32,15 @@ def all_states(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return dict(asl["States"])
 
 
-def test_four_standard_state_machines_with_logging_and_tracing(template: dict[str, Any]) -> None:
+def test_standard_state_machines_with_logging_and_tracing(template: dict[str, Any]) -> None:
     machines = resources(template, "AWS::StepFunctions::StateMachine")
-    assert len(machines) == 4
+    assert {k.split("StateMachine")[0] for k in machines} == {
+        "Workflowsdrill",
+        "Workflowsrecovery",
+        "Workflowsfailback",
+        "Workflowsreturntonormal",
+        "Workflowsapprovalgate",
+    }
     for machine in machines.values():
         props = machine["Properties"]
         assert props["StateMachineType"] == "STANDARD"
@@ -47,8 +53,13 @@ def test_every_task_has_backoff_retry_with_jitter_and_a_catch(template: dict[str
         for name, state in all_states(definition(template, logical_id)).items():
             if state["Type"] != "Task":
                 continue
-            transient = [r for r in state.get("Retry", []) if "TransientError" in r["ErrorEquals"]]
-            assert transient, f"{logical_id}/{name} has no retry on TransientError"
+            retryable = (
+                "StepFunctions.SdkClientException"
+                if "states:::states" in state["Resource"]
+                else "TransientError"
+            )
+            transient = [r for r in state.get("Retry", []) if retryable in r["ErrorEquals"]]
+            assert transient, f"{logical_id}/{name} has no retry on {retryable}"
             assert transient[0]["BackoffRate"] >= 2 and transient[0]["JitterStrategy"] == "FULL"
             catches = [c for c in state.get("Catch", []) if "States.ALL" in c["ErrorEquals"]]
             assert catches, f"{logical_id}/{name} has no catch"
@@ -116,9 +127,12 @@ def test_drs_events_resume_waiting_workflows(template: dict[str, Any]) -> None:
         if "states:SendTaskSuccess" in statement["Action"]:
             resource = statement["Resource"]
             targets.extend(resource if isinstance(resource, list) else [resource])
-    assert len(targets) == 4 and all(
-        "StateMachine" in json.dumps(t) for t in targets
-    )  # the four, nothing else
+    # The workflows that wait on DRS events, and not the approval gate.
+    assert sorted(json.dumps(t).split("StateMachine")[0].strip('{"Ref: ') for t in targets) == [
+        "Workflowsdrill",
+        "Workflowsfailback",
+        "Workflowsrecovery",
+    ]
     assert not any(a.startswith("drs:") for a in actions_of(grants))
 
 
@@ -182,6 +196,22 @@ def actions_of(statements: list[dict[str, Any]]) -> set[str]:
         action = statement["Action"]
         found.update([action] if isinstance(action, str) else action)
     return found
+
+
+def test_only_the_operator_role_can_answer_an_approval(template: dict[str, Any]) -> None:
+    gate = next(k for k in resources(template, "AWS::StepFunctions::StateMachine") if "approvalgate" in k)
+    answering_roles: set[str] = set()
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = actions_of([statement])
+            if actions & {"states:SendTaskSuccess", "states:*"} and gate in json.dumps(statement["Resource"]):
+                answering_roles.update(r["Ref"] for r in policy["Properties"]["Roles"])
+    assert answering_roles == {
+        next(k for k in resources(template, "AWS::IAM::Role") if k.startswith("OperatorRole"))
+    }
+    recovery = next(k for k in resources(template, "AWS::StepFunctions::StateMachine") if "recovery" in k)
+    wait = all_states(definition(template, recovery))["Wait for approval"]
+    assert wait["Resource"].endswith("states:startExecution.sync:2")
 
 
 def test_iam_is_scoped_per_function(template: dict[str, Any]) -> None:
