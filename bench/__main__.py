@@ -7,6 +7,7 @@ this run; nothing is asserted (the tests do that).
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -104,16 +105,25 @@ def measure_overhead(mode: str, plan_document: dict[str, Any], workdir: Path) ->
     }
 
 
-def measure_scale(workdir: Path, servers: int = 300, waves: int = 5) -> dict[str, Any]:
+# 300 servers (the DRS replicating-server quota) in 5 waves; the first wave is above the 200 servers a
+# DRS job may hold, so it launches as two jobs at once.
+SCALE_WAVES = [220, 20, 20, 20, 20]
+
+
+def measure_scale(workdir: Path, wave_sizes: list[int] = SCALE_WAVES) -> dict[str, Any]:
     plan_dir = workdir / "plans-scale"
-    plan_path = plans.write(plans.large(servers, waves), plan_dir)
+    plan_path = plans.write(plans.large(wave_sizes), plan_dir)
     template = synthesize(outdir=workdir / "cdk.out-scale", plans=str(plan_dir / "*.json"))
     plan = load_plans([plan_path])[0]
     fast = replace(DrsTiming(), job_pending=0.2, snapshot=0.3, conversion=1.0, boot=1.0, terminate=0.5)
     settings = LocalCloudSettings(
         time_scale=TIME_SCALE, drs_timing=fast, log_level="ERROR", print_metrics=False
     )
-    results: dict[str, Any] = {"servers": servers, "waves": waves}
+    results: dict[str, Any] = {
+        "servers": sum(wave_sizes),
+        "waves": len(wave_sizes),
+        "largest_wave": max(wave_sizes),
+    }
     with LocalCloud(template, [plan], settings) as cloud:
         for workflow in ("drill", "recovery"):
             started = time.monotonic()
@@ -130,6 +140,7 @@ def measure_scale(workdir: Path, servers: int = 300, waves: int = 5) -> dict[str
             }
         jobs = _launch_jobs(cloud)
         results["max_servers_per_job"] = max(len(j["participatingServers"]) for j in jobs)
+        results["jobs_per_run"] = len(jobs) // 2
         results["max_concurrent_jobs"] = _max_concurrent(jobs)
     results["history_events"] = max(results[w]["history_events"] for w in ("drill", "recovery"))
     results["state_transitions"] = max(results[w]["state_transitions"] for w in ("drill", "recovery"))
@@ -139,13 +150,22 @@ def measure_scale(workdir: Path, servers: int = 300, waves: int = 5) -> dict[str
 def measure_cold_start(template: Path) -> dict[str, Any]:
     """Import time of each handler module in a fresh interpreter (`python -X importtime`), and the
     unzipped size of each code asset."""
+    document = json.loads(template.read_text())
+    # Each module is imported with its function's environment, as Lambda's init would.
+    environments = {
+        str(r["Properties"]["Handler"]).rsplit(".", 1)[0]: r["Properties"]["Environment"]["Variables"]
+        for r in document["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
     imports: dict[str, float] = {}
     for module in sorted({t.handler.rsplit(".", 1)[0] for t in TASKS}):
+        constants = {k: v for k, v in environments[module].items() if isinstance(v, str)}
         best = None
         for _ in range(3):
             run = subprocess.run(
                 [sys.executable, "-X", "importtime", "-c", f"import {module}"],
                 cwd=ROOT,
+                env={**os.environ, **constants},
                 capture_output=True,
                 text=True,
                 check=True,
@@ -158,7 +178,6 @@ def measure_cold_start(template: Path) -> dict[str, Any]:
             micros = int(line.split("|")[1])
             best = micros if best is None else min(best, micros)
         imports[module] = round((best or 0) / 1000, 1)
-    document = json.loads(template.read_text())
     sizes = {}
     for resource in document["Resources"].values():
         if resource["Type"] == "AWS::Lambda::Function":
@@ -180,7 +199,7 @@ def main() -> int:
         event = measure_overhead("event", plans.sample(), workdir)
         print("overhead: the same with 30 s fixed-interval polling and no events ...", flush=True)
         polling = measure_overhead("polling", plans.with_fallback_poll(30), workdir)
-        print("scale: 300 servers in 5 waves ...", flush=True)
+        print(f"scale: {sum(SCALE_WAVES)} servers in waves of {SCALE_WAVES} ...", flush=True)
         scale = measure_scale(workdir)
         print("cold start ...", flush=True)
         cold = measure_cold_start(workdir / "cdk.out-event" / "DrOrchestrator.template.json")
@@ -222,14 +241,14 @@ def table(r: dict[str, Any]) -> str:
         ("orchestration overhead, 30 s polling", f"{p['overhead_seconds']} s", ""),
         ("overhead_ratio (goal < 0.2)", str(r["overhead_ratio"]), ""),
         (
-            "scale: servers / waves",
-            f"{s['servers']} / {s['waves']}",
+            "scale: servers / waves (largest)",
+            f"{s['servers']} / {s['waves']} ({s['largest_wave']})",
             f"drill {s['drill']['status']}, recovery {s['recovery']['status']}",
         ),
         (
             "max servers per job / concurrent jobs",
             f"{s['max_servers_per_job']} / {s['max_concurrent_jobs']}",
-            f"quotas {MAX_SERVERS_PER_JOB} / {MAX_CONCURRENT_JOBS}",
+            f"quotas {MAX_SERVERS_PER_JOB} / {MAX_CONCURRENT_JOBS}; {s['jobs_per_run']} jobs per run",
         ),
         ("history_events (largest run)", str(r["history_events"]), f"limit {HISTORY_LIMIT}"),
         (

@@ -24,11 +24,11 @@ def with_fallback_poll(seconds: int) -> dict[str, Any]:
     return document
 
 
-def large(servers: int, waves: int) -> dict[str, Any]:
+def large(wave_sizes: list[int]) -> dict[str, Any]:
+    """A generated plan with waves of the given sizes (a wave above 200 servers launches as several jobs)."""
     document = sample()
     template = document["waves"][0]["servers"][0]
     vm_prefix = template["azure_vm_id"].rsplit("/", 1)[0]
-    per_wave = servers // waves
     document["name"] = "bench"
     document["waves"] = [
         {
@@ -39,10 +39,10 @@ def large(servers: int, waves: int) -> dict[str, Any]:
                     "source_server_id": f"s-{w:02d}{i:015d}",
                     "azure_vm_id": f"{vm_prefix}/srv-{w}-{i}",
                 }
-                for i in range(per_wave)
+                for i in range(size)
             ],
         }
-        for w in range(waves)
+        for w, size in enumerate(wave_sizes)
     ]
     document["traffic"]["aws_server"] = "srv-0-0"
     document["triggers"]["alarm_names"] = ["bench-azure-outage"]
