@@ -426,6 +426,19 @@ class LocalCloud:
             ]
         )
 
+    def put_event(self, event: dict[str, Any]) -> None:
+        """Send an EventBridge event document (as in events/*.json) the way its source service would."""
+        self.client("events").put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Resources": event.get("resources", []),
+                }
+            ]
+        )
+
     def function_name(self, handler: str) -> str:
         return self.functions[handler]
 

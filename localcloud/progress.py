@@ -24,6 +24,15 @@ def find_run(plan: str, execution_arn: str) -> dict[str, Any] | None:
     return None
 
 
+# A wave with more servers than this shows progress bars instead of a line per server and step.
+PER_SERVER_LINES_UP_TO = 20
+
+
+def progress_bar(done: int, total: int, width: int = 20) -> str:
+    filled = done * width // total if total else width
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
 class ProgressPrinter:
     def __init__(self, plan: str, workflow: str, emit: Callable[[str], None] = print) -> None:
         self.plan = plan
@@ -54,17 +63,11 @@ class ProgressPrinter:
                 f"wave/{wave_key}",
                 f"wave {wave.get('name')}: {len(wave.get('jobIds', []))} DRS job(s) started",
             )
-        for sid, server in sorted(
-            (run.get("servers") or {}).items(), key=lambda kv: (kv[1].get("wave", 0), kv[0])
-        ):
-            for field, label in SERVER_EVENTS:
-                if server.get(field):
-                    extra = (
-                        f" ({server['recoveryInstanceId']})"
-                        if field == "launchedAt" and server.get("recoveryInstanceId")
-                        else ""
-                    )
-                    self._say(f"{sid}/{field}", f"  {server.get('name', sid)}: {label}{extra}")
+        waves: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+        for sid, server in sorted((run.get("servers") or {}).items()):
+            waves.setdefault(int(server.get("wave", 0)), []).append((sid, server))
+        for wave, members in sorted(waves.items()):
+            self._wave_progress(wave, members)
         if run.get("traffic"):
             traffic = run["traffic"]
             self._say(
@@ -102,3 +105,26 @@ class ProgressPrinter:
             failure = run.get("failure") or {}
             detail = f": {failure.get('error')}: {failure.get('message')}" if failure else ""
             self._say("status", f"run {run['status']}{detail}")
+
+    def _wave_progress(self, wave: int, members: list[tuple[str, dict[str, Any]]]) -> None:
+        quiet = len(members) > PER_SERVER_LINES_UP_TO
+        for sid, server in members:
+            for field, label in SERVER_EVENTS:
+                if server.get(field) and (not quiet or field == "launchFailed"):
+                    extra = (
+                        f" ({server['recoveryInstanceId']})"
+                        if field == "launchedAt" and server.get("recoveryInstanceId")
+                        else ""
+                    )
+                    self._say(f"{sid}/{field}", f"  {server.get('name', sid)}: {label}{extra}")
+        if not quiet:
+            return
+        total = len(members)
+        for field, label in (("launchedAt", "launched"), ("healthyAt", "healthy")):
+            done = sum(1 for _, server in members if server.get(field))
+            if done:
+                # One line per tenth of the wave, and one at the end.
+                self._say(
+                    f"wave{wave}/{field}/{done * 10 // total}",
+                    f"  wave {wave + 1}: {progress_bar(done, total)} {done}/{total} {label}",
+                )

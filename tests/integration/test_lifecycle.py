@@ -98,8 +98,7 @@ def test_recovery_proceeds_unfenced_when_azure_does_not_answer(cloud: LocalCloud
 
 def test_alarm_starts_recovery_after_approval(cloud: LocalCloud, plan: Plan) -> None:
     cloud.azure.set_unreachable(True)  # the outage: Azure does not answer, which confirms the alarm
-    alarm = event("alarm-state-change-alarm.json")
-    cloud.put_alarm_event(alarm["detail"]["alarmName"], "ALARM")
+    cloud.put_event(event("alarm-state-change-alarm.json"))
     pending = wait_until(lambda: plan_state(plan).get("pendingApproval"), message="approval request")
     sfn = cloud.client("stepfunctions")
     sfn.send_task_success(taskToken=pending["taskToken"], output=json.dumps({"approved_by": "oncall"}))
@@ -113,7 +112,7 @@ def test_alarm_starts_recovery_after_approval(cloud: LocalCloud, plan: Plan) -> 
 
 def test_alarm_ok_and_rejected_approval_change_nothing(cloud: LocalCloud, plan: Plan) -> None:
     cloud.azure.set_unreachable(True)
-    cloud.put_alarm_event("dr-shop-azure-outage", "OK")
+    cloud.put_event(event("alarm-state-change-ok.json"))
     cloud.put_alarm_event("some-other-alarm", "ALARM")
     cloud.put_alarm_event("dr-shop-azure-outage", "ALARM")
     pending = wait_until(lambda: plan_state(plan).get("pendingApproval"), message="approval request")
