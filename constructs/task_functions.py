@@ -51,8 +51,9 @@ TASKS = [
     TaskFunction(
         "replication_monitor",
         "lambdas.handlers.replication_monitor.handler",
-        "Publish replication health of every plan",
+        "Publish replication health of every plan; terminate drill instances left by ended drills",
         drs_read=DRS_READ,
+        drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
     ),
     TaskFunction(
         "begin_run",

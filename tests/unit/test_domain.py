@@ -155,3 +155,18 @@ def test_azure_circuit_stops_calling_after_repeated_no_answer() -> None:
     with pytest.raises(AzureUnavailable, match="not tried"):
         circuit.call(unreachable, "c")
     assert calls == ["a", "b"]
+
+
+def test_the_drill_sweep_takes_only_instances_of_ended_runs_of_the_plan() -> None:
+    from lambdas.domain.waves import job_tags
+    from lambdas.handlers.replication_monitor import orphaned_drill_instances
+
+    jobs: list[dict[str, Any]] = [
+        {"jobID": "drsjob-ended", "tags": job_tags("shop", "run-ended", 0, 0)},
+        {"jobID": "drsjob-running", "tags": job_tags("shop", "run-running", 0, 0)},
+        {"jobID": "drsjob-other-plan", "tags": job_tags("billing", "run-ended", 0, 0)},
+        {"jobID": "drsjob-console", "tags": {}},
+    ]
+    instances = [{"recoveryInstanceID": f"i-{job['jobID'][7:]}", "jobID": job["jobID"]} for job in jobs]
+    runs = [{"runId": "run-ended", "status": "FAILED"}, {"runId": "run-running", "status": "RUNNING"}]
+    assert orphaned_drill_instances("shop", instances, jobs, runs) == ["i-ended"]
