@@ -8,8 +8,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from lambdas.inputs import DRS_WAIT_EVENTS
+
 WORKFLOWS_WAITING_ON_DRS = ("drill", "recovery", "failback")
-DRS_WAIT_EVENTS = ["DRS Source Server Launch Result", "DRS Recovery Instance Failback State Change"]
 
 
 class DrsEvents(Construct):
@@ -25,7 +26,7 @@ class DrsEvents(Construct):
             self,
             "DrsWaitEvents",
             description="DRS launch results and failback state changes -> resume waiting DR workflows",
-            event_pattern=events.EventPattern(source=["aws.drs"], detail_type=DRS_WAIT_EVENTS),
+            event_pattern=events.EventPattern(source=["aws.drs"], detail_type=list(DRS_WAIT_EVENTS)),
         )
         rule.add_target(targets.LambdaFunction(handler, retry_attempts=4))
         # Only the workflows that wait on DRS events; never the approval gate, whose tokens are the

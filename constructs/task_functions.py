@@ -241,9 +241,6 @@ class TaskFunctions(Construct):
                     "POWERTOOLS_SERVICE_NAME": "dr-orchestrator",
                     "POWERTOOLS_METRICS_NAMESPACE": "DrOrchestrator",
                     "POWERTOOLS_LOG_LEVEL": "INFO",
-                    # No pydantic plugins are used: skip their discovery (a scan of package metadata) at
-                    # the first model build, i.e. during the cold start.
-                    "PYDANTIC_DISABLE_PLUGINS": "__all__",
                     # Each function only learns of the resources it may use.
                     **({"NOTIFY_TOPIC_ARN": state.topic.topic_arn} if spec.publishes else {}),
                     **({"REPORT_BUCKET_NAME": state.reports.bucket_name} if spec.writes_reports else {}),

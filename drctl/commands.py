@@ -14,6 +14,7 @@ from drctl.stack import OperatorError, Stack
 from lambdas.adapters.state_store import from_item
 from lambdas.errors import InvalidInput
 from lambdas.inputs import parse_start_request
+from lambdas.validation import to_document
 from localcloud.progress import ProgressPrinter
 
 
@@ -95,7 +96,7 @@ def start(stack: Stack, workflow: str, document: dict[str, Any]) -> str:
     name = f"{request.plan}-{workflow.replace('_', '-')}-{stamp}-{uuid.uuid4().hex[:6]}"
     response = stack.client("stepfunctions").start_execution(
         stateMachineArn=stack.state_machine(workflow),
-        input=request.model_dump_json(exclude_defaults=True),
+        input=json.dumps(to_document(request)),
         name=name[:80],
     )
     return str(response["executionArn"])

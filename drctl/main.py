@@ -83,7 +83,7 @@ def cmd_plan_validate(args: argparse.Namespace) -> int:
 
 def cmd_plan_show(args: argparse.Namespace) -> int:
     plan = load_plan_file(Path(args.file))
-    _print(args, plans.plan_document(plan), plans.format_plan(plan))
+    _print(args, plans.show_document(plan), plans.format_plan(plan))
     return 0
 
 

@@ -11,8 +11,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
 from drctl.plans import (
     PLACEHOLDER,
     PLACEHOLDER_LOCATION,
@@ -27,17 +25,16 @@ from lambdas.plan import (
     MAX_SERVERS_PER_JOB,
     Approval,
     AzureVmId,
-    Plan,
     PlanError,
     SafeName,
     Targets,
     Triggers,
     describe_validation_error,
+    parse_plan,
 )
+from lambdas.validation import ValidationError, parse, to_document
 
 MAX_WAVES = 20  # Plan.waves max_length
-_SAFE_NAME: TypeAdapter[str] = TypeAdapter(SafeName)
-_AZURE_VM_ID: TypeAdapter[str] = TypeAdapter(AzureVmId)
 
 
 @dataclass(frozen=True)
@@ -68,7 +65,7 @@ class StarterPlan:
 
 def check_plan_name(name: str) -> None:
     try:
-        _SAFE_NAME.validate_python(name)
+        parse(SafeName, name)
     except ValidationError:
         raise OperatorError(
             f"--name {name!r}: use 1 to 40 lower-case letters, digits or '-', starting with a letter or digit"
@@ -109,7 +106,7 @@ def starter_plan(name: str, source_servers: list[dict[str, Any]], wave_size: int
     servers = _starter_servers(candidates, tagged, subscription)
     document = _starter_document(name, servers, subscription, wave_size)
     try:
-        Plan.model_validate(document)  # never write a file that `load_plan_file` refuses
+        parse_plan(document)  # never write a file that `load_plan_file` refuses
     except ValidationError as exc:
         raise PlanError(f"the starter plan does not validate: {describe_validation_error(exc)}") from None
     return StarterPlan(document, servers, notes)
@@ -125,7 +122,7 @@ def _tagged_vm_id(source_server: dict[str, Any]) -> str | None:
     for key, value in (source_server.get("tags") or {}).items():
         if re.sub(r"[^a-z]", "", key.lower()) == "azurevmid":
             try:
-                return _AZURE_VM_ID.validate_python(value.strip())
+                return parse(AzureVmId, value.strip())
             except ValidationError:
                 return None
     return None
@@ -208,9 +205,9 @@ def _starter_document(
             "replace every placeholder, review the waves, then add detection and traffic"
         ),
         "waves": waves,
-        "targets": Targets().model_dump(mode="json"),
-        "approval": Approval().model_dump(mode="json"),
-        "triggers": Triggers().model_dump(mode="json"),
+        "targets": to_document(Targets()),
+        "approval": to_document(Approval()),
+        "triggers": to_document(Triggers()),
         "azure": {
             "subscription_id": subscription,
             "failback": {

@@ -29,11 +29,8 @@ from lambdas.adapters.azure_compute import (
 )
 from lambdas.domain.preflight import lag_seconds
 from lambdas.domain.waves import chunks
-from lambdas.plan import (
-    MAX_SERVERS_PER_JOB,
-    Plan,
-    composite_alarm_name,
-)
+from lambdas.plan import MAX_SERVERS_PER_JOB, Plan, composite_alarm_name
+from lambdas.plan import plan_document as plan_fields
 
 if TYPE_CHECKING:
     from azure.mgmt.compute import ComputeManagementClient
@@ -76,7 +73,7 @@ class CheckSkipped(Exception):
 
 
 def placeholder_findings(plan: Plan) -> list[Finding]:
-    fields = list(placeholder_fields(plan.model_dump(mode="json")))
+    fields = list(placeholder_fields(plan_fields(plan)))
     if not fields:
         return [Finding("plan", "ok", "no placeholders left")]
     return [
@@ -307,9 +304,9 @@ def format_validation(validation: Validation) -> str:
 # -- show ----------------------------------------------------------------------------------------
 
 
-def plan_document(plan: Plan) -> dict[str, Any]:
+def show_document(plan: Plan) -> dict[str, Any]:
     return {
-        "plan": plan.model_dump(mode="json"),
+        "plan": plan_fields(plan),
         "waves": [
             {
                 "name": wave.name,

@@ -3,46 +3,56 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
-
-from pydantic import Field, ValidationError, field_validator
+from typing import Annotated, Literal, get_args
 
 from lambdas.errors import InvalidInput
-from lambdas.plan import SafeName, StrictModel, describe_validation_error
+from lambdas.plan import FreeText, SafeName
+from lambdas.validation import StrictModel, ValidationError, describe_validation_error, parse, pattern
 
 Workflow = Literal["drill", "recovery", "failback", "return_to_normal"]
 WORKFLOWS: tuple[Workflow, ...] = ("drill", "recovery", "failback", "return_to_normal")
 
-# Printable text without control characters or markup: it ends up in reports, notifications and logs.
-FreeText = Annotated[str, Field(max_length=500, pattern=r"^[^\x00-\x1f<>`$\\]*$")]
+# 'latest', or an ISO-8601 time with zone: the newest PIT snapshot at or before it.
+Snapshot = Annotated[str, pattern(r"^(latest|\d{4}-\d{2}-\d{2}T[0-9:.]+(Z|[+-]\d{2}:?\d{2})?)\Z")]
 
 
-class StartRequest(StrictModel):
+class StartRequest(StrictModel, frozen=True):
     """The input document of every workflow (events/*.json hold ready ones)."""
 
     plan: SafeName
-    snapshot: Literal["latest"] | datetime = Field(
-        default="latest", description="'latest', or an ISO-8601 time: the newest PIT snapshot at or before it"
-    )
+    snapshot: Snapshot = "latest"
     reason: FreeText = ""
-    requested_by: Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z0-9_@.+=,:/ -]*$")] = ""
+    requested_by: Annotated[str, pattern(r"^[A-Za-z0-9_@.+=,:/ -]*\Z", max_length=128)] = ""
     trigger: Literal["manual", "alarm", "schedule"] = "manual"
-    alarm_name: Annotated[str, Field(max_length=255, pattern=r"^[A-Za-z0-9_ .:/#+=@-]*$")] = ""
-    event_id: Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z0-9_-]*$")] = ""
+    alarm_name: Annotated[str, pattern(r"^[A-Za-z0-9_ .:/#+=@-]*\Z", max_length=255)] = ""
+    event_id: Annotated[str, pattern(r"^[A-Za-z0-9_-]*\Z", max_length=128)] = ""
 
-    @field_validator("snapshot")
-    @classmethod
-    def _aware_past(cls, value: Literal["latest"] | datetime) -> Literal["latest"] | datetime:
-        if isinstance(value, datetime):
-            if value.tzinfo is None:
-                raise ValueError("give a time zone, e.g. 2026-11-25T03:00:00Z")
-            if value > datetime.now(UTC):
-                raise ValueError("is in the future: a snapshot can only be chosen from the past")
-        return value
+    def __post_init__(self) -> None:
+        moment = self.snapshot_time
+        if moment is not None and moment > datetime.now(UTC):
+            raise ValueError("snapshot: is in the future: a snapshot can only be chosen from the past")
+
+    @property
+    def snapshot_time(self) -> datetime | None:
+        """The point in time asked for, or None for the latest snapshot."""
+        if self.snapshot == "latest":
+            return None
+        try:
+            moment = datetime.fromisoformat(self.snapshot)
+        except ValueError:
+            raise ValueError(f"snapshot: '{self.snapshot}' is not an ISO-8601 time") from None
+        if moment.tzinfo is None:
+            raise ValueError("snapshot: give a time zone, e.g. 2026-11-25T03:00:00Z")
+        return moment
 
 
 def parse_start_request(document: object) -> StartRequest:
     try:
-        return StartRequest.model_validate(document)
+        return parse(StartRequest, document)
     except ValidationError as exc:
         raise InvalidInput(f"execution input: {describe_validation_error(exc)}") from None
+
+
+# The DRS events that resume a waiting workflow (constructs/drs_events.py routes exactly these).
+DrsWaitEvent = Literal["DRS Source Server Launch Result", "DRS Recovery Instance Failback State Change"]
+DRS_WAIT_EVENTS: tuple[str, ...] = get_args(DrsWaitEvent)

@@ -9,13 +9,21 @@ from __future__ import annotations
 import glob
 import json
 import os
-import re
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from msgspec import Meta, field
+
+from lambdas.validation import (
+    StrictModel,
+    ValidationError,
+    describe_validation_error,
+    parse,
+    pattern,
+    to_document,
+)
 
 # DRS quotas that shape a plan (https://docs.aws.amazon.com/drs/latest/userguide/ limits page).
 MAX_SERVERS_PER_JOB = 200
@@ -24,32 +32,32 @@ MAX_REPLICATING_SERVERS = 300
 
 PLAN_CATALOG_FILE = "plan_catalog.json"
 
-SafeName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
-SourceServerId = Annotated[str, Field(pattern=r"^s-[0-9a-zA-Z]{17}$")]
+SafeName = Annotated[str, pattern(r"^[a-z0-9][a-z0-9-]{0,39}\Z")]
+SourceServerId = Annotated[str, pattern(r"^s-[0-9a-zA-Z]{17}\Z")]
 AzureVmId = Annotated[
     str,
-    Field(
-        pattern=r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[A-Za-z0-9_.()-]{1,90}"
-        r"/providers/Microsoft\.Compute/virtualMachines/[A-Za-z0-9_.-]{1,64}$"
+    pattern(
+        r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[A-Za-z0-9_.()-]{1,90}"
+        r"/providers/Microsoft\.Compute/virtualMachines/[A-Za-z0-9_.-]{1,64}\Z"
     ),
 ]
 AzureResourceId = Annotated[
-    str, Field(pattern=r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[A-Za-z0-9_./()-]{1,400}$")
+    str, pattern(r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[A-Za-z0-9_./()-]{1,400}\Z")
 ]
-HostedZoneId = Annotated[str, Field(pattern=r"^Z[0-9A-Z]{1,32}$")]
+HostedZoneId = Annotated[str, pattern(r"^Z[0-9A-Z]{1,32}\Z")]
 DnsName = Annotated[
-    str, Field(pattern=r"^([a-zA-Z0-9_]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}\.?$")
+    str, pattern(r"^([a-zA-Z0-9_]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}\.?\Z", max_length=253)
 ]
-AlarmName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_ .:/#+=@-]{1,255}$")]
+AlarmName = Annotated[str, pattern(r"^[A-Za-z0-9_ .:/#+=@-]{1,255}\Z")]
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CRON_FIELD = r"[0-9A-Za-z*?,/#-]+"
+# Printable text without control characters or markup: it is shown in terminals, reports and e-mails.
+FreeText = Annotated[str, pattern(r"^[^\x00-\x1f\x7f<>`$\\]*\Z", max_length=500)]
+CronExpression = Annotated[str, pattern(rf"^cron\(({_CRON_FIELD} ){{5}}{_CRON_FIELD}\)\Z", max_length=128)]
+DnsValue = Annotated[str, pattern(r"^[A-Za-z0-9.:-]+\Z", min_length=1, max_length=255)]
 
 
-class StrictModel(BaseModel):
-    """Unknown fields are errors: a typo in a plan must not silently drop a setting."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-class LaunchOverrides(StrictModel):
+class LaunchOverrides(StrictModel, frozen=True):
     """Applied to the server's DRS launch configuration before each launch. (The instance type itself lives
     in the server's EC2 launch template, which DRS manages: set right_sizing NONE to keep your choice.)"""
 
@@ -66,122 +74,109 @@ class LaunchOverrides(StrictModel):
         return {k: v for k, v in fields.items() if v is not None}
 
 
-class Server(StrictModel):
+class Server(StrictModel, frozen=True):
     name: SafeName
     source_server_id: SourceServerId
     azure_vm_id: AzureVmId
-    critical: bool = Field(
-        default=True,
-        description="A critical server that fails to launch fails its wave; an optional one does not.",
-    )
-    launch_overrides: LaunchOverrides = LaunchOverrides()
+    # A critical server that fails to launch fails its wave; an optional one does not.
+    critical: bool = True
+    launch_overrides: LaunchOverrides = field(default_factory=LaunchOverrides)
 
 
-class Wave(StrictModel):
+class Wave(StrictModel, frozen=True):
     name: SafeName
-    servers: list[Server] = Field(min_length=1, max_length=MAX_REPLICATING_SERVERS)
+    servers: Annotated[list[Server], Meta(min_length=1, max_length=MAX_REPLICATING_SERVERS)]
 
 
-class Targets(StrictModel):
-    rto_minutes: int = Field(default=30, ge=1, le=24 * 60)
-    rpo_minutes: int = Field(default=15, ge=1, le=24 * 60)
+class Targets(StrictModel, frozen=True):
+    rto_minutes: Annotated[int, Meta(ge=1, le=24 * 60)] = 30
+    rpo_minutes: Annotated[int, Meta(ge=1, le=24 * 60)] = 15
 
 
-class PreflightSettings(StrictModel):
-    max_lag_seconds: int = Field(default=300, ge=1, le=86_400)
+class PreflightSettings(StrictModel, frozen=True):
+    max_lag_seconds: Annotated[int, Meta(ge=1, le=86_400)] = 300
 
 
-class Timing(StrictModel):
+class Timing(StrictModel, frozen=True):
     """Waits of the workflows. Local runs use seconds where production uses minutes."""
 
-    poll_seconds: int = Field(default=30, ge=1, le=600)
+    poll_seconds: Annotated[int, Meta(ge=1, le=600)] = 30
     # Waits for a DRS launch or failback are resumed by DRS events; delivery is best effort, so a wait
     # also checks by itself after this long.
-    fallback_poll_seconds: int = Field(default=300, ge=10, le=3600)
-    launch_timeout_minutes: int = Field(default=60, ge=1, le=24 * 60)
-    validation_timeout_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    failback_timeout_minutes: int = Field(default=24 * 60, ge=1, le=7 * 24 * 60)
-    replication_timeout_minutes: int = Field(default=24 * 60, ge=1, le=7 * 24 * 60)
+    fallback_poll_seconds: Annotated[int, Meta(ge=10, le=3600)] = 300
+    launch_timeout_minutes: Annotated[int, Meta(ge=1, le=24 * 60)] = 60
+    validation_timeout_minutes: Annotated[int, Meta(ge=1, le=24 * 60)] = 15
+    failback_timeout_minutes: Annotated[int, Meta(ge=1, le=7 * 24 * 60)] = 24 * 60
+    replication_timeout_minutes: Annotated[int, Meta(ge=1, le=7 * 24 * 60)] = 24 * 60
 
 
-class Approval(StrictModel):
+class Approval(StrictModel, frozen=True):
     required_for_automatic: bool = True
-    timeout_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    timeout_minutes: Annotated[int, Meta(ge=1, le=7 * 24 * 60)] = 30
     on_timeout: Literal["proceed", "abort"] = "abort"
 
 
-class Traffic(StrictModel):
+class Traffic(StrictModel, frozen=True):
     """The DNS record that sends users to Azure in normal operation and to AWS after failover."""
 
     hosted_zone_id: HostedZoneId
     record_name: DnsName
+    azure_value: DnsValue
     record_type: Literal["A", "CNAME"] = "A"
-    ttl_seconds: int = Field(default=60, ge=0, le=86_400)
-    azure_value: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.:-]+$")
-    aws_value: str | None = Field(default=None, min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.:-]+$")
-    aws_server: SafeName | None = Field(
-        default=None, description="Send traffic to this server's recovery instance IP instead of aws_value."
-    )
+    ttl_seconds: Annotated[int, Meta(ge=0, le=86_400)] = 60
+    aws_value: DnsValue | None = None
+    # Send traffic to this server's recovery instance IP instead of aws_value.
+    aws_server: SafeName | None = None
 
-    @model_validator(mode="after")
-    def _one_aws_target(self) -> Traffic:
+    def __post_init__(self) -> None:
         if (self.aws_value is None) == (self.aws_server is None):
-            raise ValueError("set exactly one of traffic.aws_value or traffic.aws_server")
+            raise ValueError("traffic: set exactly one of traffic.aws_value or traffic.aws_server")
         if self.aws_server is not None and self.record_type != "A":
             raise ValueError("traffic.aws_server gives an IP address: use record_type A")
-        return self
 
 
-class Endpoint(StrictModel):
+class Endpoint(StrictModel, frozen=True):
     """An Azure endpoint probed by a Route 53 health check."""
 
     name: SafeName
     protocol: Literal["HTTPS", "HTTP", "TCP"] = "HTTPS"
     fqdn: DnsName | None = None
-    ip_address: Annotated[str, Field(pattern=r"^(\d{1,3}\.){3}\d{1,3}$")] | None = None
-    port: int | None = Field(default=None, ge=1, le=65535)
-    path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./?=&%-]{0,254}$")] | None = None
-    search_string: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f]*$")] | None = (
-        None
-    )
+    ip_address: Annotated[str, pattern(rf"^({_OCTET}\.){{3}}{_OCTET}\Z")] | None = None
+    port: Annotated[int, Meta(ge=1, le=65535)] | None = None
+    path: Annotated[str, pattern(r"^/[A-Za-z0-9_./?=&%-]{0,254}\Z")] | None = None
+    search_string: Annotated[str, pattern(r"^[^\x00-\x1f]*\Z", min_length=1, max_length=255)] | None = None
 
-    @model_validator(mode="after")
-    def _target(self) -> Endpoint:
+    def __post_init__(self) -> None:
+        where = f"detection.endpoints '{self.name}'"
         if (self.fqdn is None) == (self.ip_address is None):
-            raise ValueError("set exactly one of fqdn or ip_address")
+            raise ValueError(f"{where}: set exactly one of fqdn or ip_address")
         if self.protocol == "TCP" and (self.path or self.search_string):
-            raise ValueError("a TCP check has no path or search_string")
+            raise ValueError(f"{where}: a TCP check has no path or search_string")
         if self.protocol == "TCP" and self.port is None:
-            raise ValueError("a TCP check needs a port")
-        return self
+            raise ValueError(f"{where}: a TCP check needs a port")
 
 
-class Detection(StrictModel):
+class Detection(StrictModel, frozen=True):
     """How the stack decides that Azure is down. Defaults detect an outage in about
     request_interval * failure_threshold + alarm_periods minutes (30 s * 3 + 3 min = 4.5 min)."""
 
-    endpoints: list[Endpoint] = Field(min_length=1, max_length=6)
+    endpoints: Annotated[list[Endpoint], Meta(min_length=1, max_length=6)]
     request_interval_seconds: Literal[10, 30] = 30
-    failure_threshold: int = Field(default=3, ge=1, le=10)
-    alarm_periods: int = Field(
-        default=3, ge=1, le=30, description="1-minute periods evaluated per endpoint alarm"
-    )
-    datapoints_to_alarm: int = Field(default=3, ge=1, le=30)
-    quorum: int | None = Field(
-        default=None, ge=1, le=6, description="endpoints that must fail; default: a majority"
-    )
-    require_replication_signal: bool = Field(
-        default=False, description="also require DRS replication of the plan to be stalled or disconnected"
-    )
+    failure_threshold: Annotated[int, Meta(ge=1, le=10)] = 3
+    # 1-minute periods evaluated per endpoint alarm.
+    alarm_periods: Annotated[int, Meta(ge=1, le=30)] = 3
+    datapoints_to_alarm: Annotated[int, Meta(ge=1, le=30)] = 3
+    # Endpoints that must fail; default: a majority.
+    quorum: Annotated[int, Meta(ge=1, le=6)] | None = None
+    # Also require DRS replication of the plan to be stalled or disconnected.
+    require_replication_signal: bool = False
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Detection:
+    def __post_init__(self) -> None:
         if self.datapoints_to_alarm > self.alarm_periods:
-            raise ValueError("datapoints_to_alarm cannot exceed alarm_periods")
+            raise ValueError("detection.datapoints_to_alarm cannot exceed detection.alarm_periods")
         if self.quorum is not None and self.quorum > len(self.endpoints):
-            raise ValueError(f"quorum {self.quorum} exceeds the {len(self.endpoints)} endpoints")
+            raise ValueError(f"detection.quorum {self.quorum} exceeds the {len(self.endpoints)} endpoints")
         _unique("detection.endpoints[].name", (e.name for e in self.endpoints))
-        return self
 
     @property
     def effective_quorum(self) -> int:
@@ -193,51 +188,44 @@ class Detection(StrictModel):
         return health_check + self.alarm_periods
 
 
-class Triggers(StrictModel):
-    alarm_names: list[AlarmName] = Field(default_factory=list, max_length=5)
+class Triggers(StrictModel, frozen=True):
+    alarm_names: Annotated[list[AlarmName], Meta(max_length=5)] = field(default_factory=list)
     automatic_failover: bool = False
     # A flapping alarm (ALARM, OK, ALARM) must not start a second failover right after the first.
-    min_minutes_between_automatic: int = Field(default=60, ge=1, le=7 * 24 * 60)
-    drill_schedule: str | None = Field(default="cron(0 3 1 * ? *)", description="EventBridge cron, UTC")
-
-    @field_validator("drill_schedule")
-    @classmethod
-    def _cron(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"cron\(([^ ()]+ ){5}[^ ()]+\)", value):
-            raise ValueError("must look like cron(min hour day-of-month month day-of-week year)")
-        return value
+    min_minutes_between_automatic: Annotated[int, Meta(ge=1, le=7 * 24 * 60)] = 60
+    # EventBridge cron, UTC: cron(min hour day-of-month month day-of-week year).
+    drill_schedule: CronExpression | None = "cron(0 3 1 * ? *)"
 
 
-class AzureFailback(StrictModel):
+class AzureFailback(StrictModel, frozen=True):
     """Where failback-client VMs are created when data flows back from AWS to Azure."""
 
-    resource_group: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.()-]{1,90}$")]
-    location: Annotated[str, Field(pattern=r"^[a-z0-9]{2,40}$")]
+    resource_group: Annotated[str, pattern(r"^[A-Za-z0-9_.()-]{1,90}\Z")]
+    location: Annotated[str, pattern(r"^[a-z0-9]{2,40}\Z")]
     image_id: AzureResourceId
     subnet_id: AzureResourceId
-    vm_size: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{2,64}$")] = "Standard_D4s_v5"
+    vm_size: Annotated[str, pattern(r"^[A-Za-z0-9_]{2,64}\Z")] = "Standard_D4s_v5"
 
 
-class Azure(StrictModel):
-    subscription_id: Annotated[str, Field(pattern=r"^[0-9a-fA-F-]{36}$")]
+class Azure(StrictModel, frozen=True):
+    subscription_id: Annotated[str, pattern(r"^[0-9a-fA-F-]{36}\Z")]
     failback: AzureFailback
 
 
-class Plan(StrictModel):
+class Plan(StrictModel, frozen=True):
     name: SafeName
-    description: str = Field(default="", max_length=500)
-    waves: list[Wave] = Field(min_length=1, max_length=20)
-    targets: Targets = Targets()
-    preflight: PreflightSettings = PreflightSettings()
-    timing: Timing = Timing()
-    approval: Approval = Approval()
-    traffic: Traffic | None = None
-    triggers: Triggers = Triggers()
-    detection: Detection | None = None
+    waves: Annotated[list[Wave], Meta(min_length=1, max_length=20)]
     azure: Azure
+    description: FreeText = ""
+    targets: Targets = field(default_factory=Targets)
+    preflight: PreflightSettings = field(default_factory=PreflightSettings)
+    timing: Timing = field(default_factory=Timing)
+    approval: Approval = field(default_factory=Approval)
+    traffic: Traffic | None = None
+    triggers: Triggers = field(default_factory=Triggers)
+    detection: Detection | None = None
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Plan:
+    def __post_init__(self) -> None:
         servers = self.servers()
         if len(servers) > MAX_REPLICATING_SERVERS:
             raise ValueError(
@@ -264,7 +252,6 @@ class Plan(StrictModel):
             and self.traffic.aws_server not in {s.name for s in servers}
         ):
             raise ValueError(f"traffic.aws_server '{self.traffic.aws_server}' is not a server of this plan")
-        return self
 
     def outage_alarm_names(self) -> list[str]:
         """Alarms whose ALARM starts recovery: the plan's composite alarm, and any alarms it brings."""
@@ -281,11 +268,11 @@ class Plan(StrictModel):
         raise KeyError(source_server_id)
 
 
-def _unique(field: str, values: Iterable[str]) -> None:
+def _unique(field_name: str, values: Iterable[str]) -> None:
     seen: set[str] = set()
     for value in values:
         if value in seen:
-            raise ValueError(f"{field}: '{value}' appears more than once")
+            raise ValueError(f"{field_name}: '{value}' appears more than once")
         seen.add(value)
 
 
@@ -297,28 +284,32 @@ class PlanError(ValueError):
     """A plan file or catalog that cannot be used; the message names the file and the field."""
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    parts = []
-    for item in error.errors():
-        location = ".".join(str(p) for p in item["loc"]) or "(document)"
-        parts.append(f"{location}: {item['msg']}")
-    return "; ".join(parts)
+def parse_plan(document: object) -> Plan:
+    """The plan in `document`; raises ValidationError naming the field."""
+    return parse(Plan, document)
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    document: dict[str, Any] = to_document(plan)
+    return document
 
 
 def load_plan_file(path: Path) -> Plan:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PlanError(f"{path}: cannot read the plan as JSON ({exc})") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PlanError(f"{path}: cannot read the plan as UTF-8 JSON ({exc})") from None
+    except RecursionError:
+        raise PlanError(f"{path}: the JSON is nested too deeply to be a plan") from None
     try:
-        return Plan.model_validate(document)
+        return parse_plan(document)
     except ValidationError as exc:
         raise PlanError(f"{path}: {describe_validation_error(exc)}") from exc
 
 
-def plan_files(pattern: str, root: Path) -> list[Path]:
+def plan_files(pattern_: str, root: Path) -> list[Path]:
     """Plan files matching a glob, relative to the project root or absolute."""
-    return [root / match for match in glob.glob(pattern, root_dir=root)]
+    return [root / match for match in glob.glob(pattern_, root_dir=root)]
 
 
 def load_plans(paths: Iterable[Path]) -> list[Plan]:
@@ -336,13 +327,13 @@ def load_plans(paths: Iterable[Path]) -> list[Plan]:
 
 
 def catalog_document(plans: Iterable[Plan]) -> str:
-    return json.dumps({p.name: p.model_dump(mode="json") for p in plans}, indent=1, sort_keys=True)
+    return json.dumps({p.name: plan_document(p) for p in plans}, indent=1, sort_keys=True)
 
 
 @lru_cache(maxsize=1)
 def _catalog(path: str) -> dict[str, Plan]:
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {name: Plan.model_validate(doc) for name, doc in raw.items()}
+    return {name: parse_plan(doc) for name, doc in raw.items()}
 
 
 def catalog_path() -> Path:

@@ -18,9 +18,10 @@ from lambdas.errors import InvalidInput, Refused
 from lambdas.handlers.common import RunContext, TaskInput, iso, load_plan, logger, now, task
 from lambdas.inputs import StartRequest, Workflow, parse_start_request
 from lambdas.plan import Plan
+from lambdas.validation import to_document
 
 
-class BeginInput(TaskInput):
+class BeginInput(TaskInput, frozen=True):
     workflow: Workflow
     input: dict[str, Any]
     execution_arn: str
@@ -151,7 +152,7 @@ def handler(event: BeginInput) -> dict[str, Any]:
         started_at=event.started_at,
         run_sk=f"RUN#{started}#{event.execution_name}",
         trigger=request.trigger,
-        snapshot=request.snapshot if isinstance(request.snapshot, str) else iso(request.snapshot),
+        snapshot=iso(moment) if (moment := request.snapshot_time) else "latest",
         is_drill=event.workflow == "drill",
         poll_seconds=plan.timing.poll_seconds,
         fallback_poll_seconds=plan.timing.fallback_poll_seconds,
@@ -199,4 +200,5 @@ def handler(event: BeginInput) -> dict[str, Any]:
             "trigger": request.trigger,
         },
     )
-    return run.model_dump(mode="json")
+    document: dict[str, Any] = to_document(run)
+    return document

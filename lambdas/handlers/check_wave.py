@@ -12,7 +12,7 @@ from lambdas.errors import LaunchFailed
 from lambdas.handlers.common import RunTask, iso, now, task
 
 
-class CheckWaveInput(RunTask):
+class CheckWaveInput(RunTask, frozen=True):
     wave: int
     job_ids: list[str]
     requested_at: str

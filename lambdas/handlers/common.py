@@ -8,23 +8,23 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lambdas.adapters import state_store
 from lambdas.errors import InvalidInput
-from lambdas.plan import Plan, describe_validation_error, plan_catalog
+from lambdas.plan import Plan, plan_catalog
+from lambdas.validation import StrictModel, ValidationError, describe_validation_error, parse
 
 logger = Logger(service="dr-orchestrator")
 metrics = Metrics(namespace="DrOrchestrator", service="dr-orchestrator")
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=StrictModel)
 
 
-class TaskInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class TaskInput(StrictModel, frozen=True):
+    """A task's input: unknown fields are errors."""
 
 
-class RunContext(TaskInput):
+class RunContext(TaskInput, frozen=True):
     """Made by begin_run, handed to every later task of the execution."""
 
     plan: str
@@ -56,7 +56,7 @@ class RunContext(TaskInput):
         state_store.set_fields(self.record_key(), fields)
 
 
-class RunTask(TaskInput):
+class RunTask(TaskInput, frozen=True):
     run: RunContext
 
 
@@ -85,7 +85,7 @@ def task(
         @logger.inject_lambda_context(log_event=False, clear_state=True)
         def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             try:
-                parsed = model.model_validate(event)
+                parsed = parse(model, event)
             except ValidationError as exc:
                 raise InvalidInput(
                     f"{fn.__module__.rsplit('.', 1)[-1]} input: {describe_validation_error(exc)}"

@@ -84,7 +84,7 @@ def prepare_handler(event: RunTask) -> dict[str, Any]:
     return {"failback_vms": len(created)}
 
 
-class FailbackStateInput(RunTask):
+class FailbackStateInput(RunTask, frozen=True):
     want: Literal["READY_FOR_LAUNCH", "COMPLETED"]
 
 

@@ -16,7 +16,7 @@ from lambdas.domain.report import build_report, render_html
 from lambdas.handlers.common import RunTask, iso, logger, metrics, now, task
 
 
-class FinishInput(RunTask):
+class FinishInput(RunTask, frozen=True):
     outcome: Literal["succeeded", "failed"]
     error: dict[str, Any] | None = None
 

@@ -12,7 +12,7 @@ from lambdas.errors import LaunchFailed
 from lambdas.handlers.common import RunTask, iso, logger, now, task
 
 
-class LaunchWaveInput(RunTask):
+class LaunchWaveInput(RunTask, frozen=True):
     wave: int
 
 

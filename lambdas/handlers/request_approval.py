@@ -13,7 +13,7 @@ from lambdas.adapters import notify, state_store
 from lambdas.handlers.common import RunTask, iso, now, task
 
 
-class ApprovalInput(RunTask):
+class ApprovalInput(RunTask, frozen=True):
     task_token: str
 
 

@@ -9,7 +9,7 @@ from lambdas.errors import ValidationFailed
 from lambdas.handlers.common import RunTask, iso, now, task
 
 
-class SwitchInput(RunTask):
+class SwitchInput(RunTask, frozen=True):
     to: Literal["aws", "azure"]
 
 

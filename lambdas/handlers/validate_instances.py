@@ -11,7 +11,7 @@ from lambdas.errors import ValidationFailed
 from lambdas.handlers.common import RunTask, iso, now, task
 
 
-class ValidateInput(RunTask):
+class ValidateInput(RunTask, frozen=True):
     first_checked_at: str | None = None
 
 

@@ -84,7 +84,7 @@ def test_lambdas_run_python_313_with_bundled_dependencies(
         props = function["Properties"]
         assert props["Runtime"] == "python3.13"
         asset = synthesized.parent / f"asset.{props['Code']['S3Key'].removesuffix('.zip')}"
-        assert (asset / "pydantic").is_dir() and (asset / "aws_lambda_powertools").is_dir()
+        assert (asset / "msgspec").is_dir() and (asset / "aws_lambda_powertools").is_dir()
         assert (asset / "lambdas" / "handlers").is_dir() and (asset / "plan_catalog.json").is_file()
         for value in props["Environment"]["Variables"].values():
             assert "secret" not in json.dumps(value).lower() or "AzureCredential" in json.dumps(value)

@@ -123,11 +123,11 @@ def test_operator_errors_exit_2(
     document["waves"][0]["servers"][0]["source_server_id"] = "srv-1"
     code, out, err = drctl(cloud, capsys, "plan", "validate", str(write(tmp_path / "bad.json", document)))
     assert code == 2 and out == ""
-    assert "waves.0.servers.0.source_server_id: String should match pattern" in err
+    assert "waves.0.servers.0.source_server_id: Expected `str` matching regex" in err
 
     (tmp_path / "truncated.json").write_text('{"name": "shop", "waves": [')
     code, _, err = drctl(cloud, capsys, "plan", "validate", str(tmp_path / "truncated.json"))
-    assert code == 2 and "cannot read the plan as JSON" in err
+    assert code == 2 and "cannot read the plan as UTF-8 JSON" in err
 
     code = main(["plan", "validate", str(SAMPLE), "--stack", "NoSuchStack"])
     assert code == 2 and "stack NoSuchStack not found" in capsys.readouterr().err

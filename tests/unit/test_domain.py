@@ -6,12 +6,12 @@ import pytest
 
 from lambdas.domain import lifecycle, preflight, waves
 from lambdas.domain.measure import measurements
-from lambdas.plan import Plan
+from lambdas.plan import Plan, parse_plan
 
 
 @pytest.fixture
 def plan(sample_plan_document: dict[str, Any]) -> Plan:
-    return Plan.model_validate(sample_plan_document)
+    return parse_plan(sample_plan_document)
 
 
 def source(server_id: str, state: str = "CONTINUOUS", lag: str = "PT2S") -> dict[str, Any]:

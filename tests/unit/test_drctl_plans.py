@@ -12,14 +12,14 @@ from botocore.exceptions import ClientError
 from drctl import plan_init, plans
 from drctl.plans import PLACEHOLDER, Finding, Validation
 from drctl.stack import OperatorError, Stack
-from lambdas.plan import Plan
+from lambdas.plan import Plan, parse_plan
 
 SUBSCRIPTION = "3f2b6c1e-8d4a-4b7e-9c1d-2a5e6f7a8b9c"
 
 
 @pytest.fixture
 def plan(sample_plan_document: dict[str, Any]) -> Plan:
-    return Plan.model_validate(sample_plan_document)
+    return parse_plan(sample_plan_document)
 
 
 def source_server(sid: str, state: str = "CONTINUOUS", lag: str = "PT2S", **extra: Any) -> dict[str, Any]:
@@ -79,29 +79,29 @@ def test_wave_findings(sample_plan_document: dict[str, Any]) -> None:
         )
         for i in range(201)
     ]
-    small = plans.wave_findings(Plan.model_validate(sample_plan_document))
+    small = plans.wave_findings(parse_plan(sample_plan_document))
     assert severities(small) == [("ok", "")] and "at most 3 per wave" in small[0].message
 
     sample_plan_document["waves"] = [{"name": "big", "servers": servers}]
     sample_plan_document["traffic"]["aws_server"] = "s0"
-    big = plans.wave_findings(Plan.model_validate(sample_plan_document))
+    big = plans.wave_findings(parse_plan(sample_plan_document))
     assert severities(big) == [("warning", "wave big")]
     assert "201 servers exceed the DRS limit of 200" in big[0].message and "2 jobs" in big[0].message
 
 
 def test_detection_findings(sample_plan_document: dict[str, Any]) -> None:
-    with_endpoints = plans.detection_findings(Plan.model_validate(sample_plan_document))
+    with_endpoints = plans.detection_findings(parse_plan(sample_plan_document))
     assert severities(with_endpoints) == [("ok", "")]
 
     document = copy.deepcopy(sample_plan_document)
     del document["detection"]
     document["triggers"] = {"automatic_failover": False, "alarm_names": []}
-    none = plans.detection_findings(Plan.model_validate(document))
+    none = plans.detection_findings(parse_plan(document))
     assert severities(none) == [("warning", "")]
     assert none[0].message.startswith("no outage detection: only manual recovery")
 
     document["triggers"]["alarm_names"] = ["app-5xx"]
-    own = plans.detection_findings(Plan.model_validate(document))
+    own = plans.detection_findings(parse_plan(document))
     assert severities(own) == [("ok", "triggers.alarm_names"), ("ok", "triggers.automatic_failover")]
 
 
@@ -153,7 +153,7 @@ def test_starter_plan_loads_and_marks_placeholders() -> None:
         source_server("s-00000000000000008", replicationDirection="FAILBACK"),
     ]
     starter = plan_init.starter_plan("new-app", inventory, wave_size=3)
-    plan = Plan.model_validate(starter.document)
+    plan = parse_plan(starter.document)
     assert [[s.name for s in w.servers] for w in plan.waves] == [
         ["db-server-1", "s-0000000000000000a", "web01"],
         ["web01-2"],
@@ -178,7 +178,7 @@ def test_starter_plan_loads_and_marks_placeholders() -> None:
 
 def test_starter_plan_without_tags_uses_a_placeholder_subscription() -> None:
     starter = plan_init.starter_plan("x", [source_server("s-00000000000000001")], wave_size=200)
-    plan = Plan.model_validate(starter.document)
+    plan = parse_plan(starter.document)
     subjects = {f.subject for f in plans.placeholder_findings(plan)}
     assert "azure.subscription_id" in subjects and "waves[0].servers[0].azure_vm_id" in subjects
 

@@ -17,7 +17,7 @@ def test_minimal_input_defaults_to_latest_snapshot() -> None:
 
 def test_snapshot_time_must_have_a_zone_and_be_in_the_past() -> None:
     past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    assert isinstance(parse_start_request({"plan": "shop", "snapshot": past}).snapshot, datetime)
+    assert isinstance(parse_start_request({"plan": "shop", "snapshot": past}).snapshot_time, datetime)
     with pytest.raises(InvalidInput, match="snapshot"):
         parse_start_request({"plan": "shop", "snapshot": "2026-01-01T00:00:00"})
     with pytest.raises(InvalidInput, match="future"):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdas.domain.report import build_report, render_html
-from lambdas.plan import Plan
+from lambdas.plan import parse_plan
 
 
 def record() -> dict[str, Any]:
@@ -37,7 +37,7 @@ def record() -> dict[str, Any]:
 
 
 def test_report_carries_timeline_objectives_cleanup_and_errors(sample_plan_document: dict[str, Any]) -> None:
-    plan = Plan.model_validate(sample_plan_document)
+    plan = parse_plan(sample_plan_document)
     report = build_report(plan, record())
     db = next(t for t in report["timeline"] if t["server"] == "shop-db-1")
     assert (db["launch_requested_s"], db["launched_s"], db["healthy_s"]) == (60.0, 540.0, 660.0)
@@ -51,7 +51,7 @@ def test_report_carries_timeline_objectives_cleanup_and_errors(sample_plan_docum
 
 
 def test_html_is_self_contained_and_escaped(sample_plan_document: dict[str, Any]) -> None:
-    plan = Plan.model_validate(sample_plan_document)
+    plan = parse_plan(sample_plan_document)
     page = render_html(build_report(plan, record()))
     assert page.startswith("<!doctype html>")
     assert "<script" not in page and "http" not in page.replace("https://", "").split("<style>")[0]
