@@ -1,5 +1,5 @@
 """Errors a task raises on purpose. The class name becomes the Step Functions error name, so the
-state machines retry or catch on these names (see statemachines/retry.py)."""
+state machines retry or catch on these names (see statemachines/tasks.py)."""
 
 
 class OrchestratorError(Exception):
@@ -52,3 +52,11 @@ class CleanupIncomplete(OrchestratorError):
 
 class OutageNotConfirmed(OrchestratorError):
     """An outage alarm fired but Azure reports the source VMs healthy: no automatic failover."""
+
+
+class DrsRefused(OrchestratorError):
+    """DRS refused a request for a reason a retry does not change (a server already in a job, a bad id)."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(f"DRS {operation} refused ({code}): {message}")
+        self.code = code

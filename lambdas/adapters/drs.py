@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 
 from lambdas.adapters.aws import client, error_code
-from lambdas.errors import TransientError
+from lambdas.errors import DrsRefused, TransientError
 
 MAX_ATTEMPTS = 5
 MAX_INLINE_WAIT_SECONDS = 10.0
@@ -42,7 +42,8 @@ def call(operation: str, **params: Any) -> dict[str, Any]:
             code = error_code(exc)
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if code != "ThrottlingException" and code != "InternalServerException" and status < 500:
-                raise
+                message = str(exc.response.get("Error", {}).get("Message", ""))[:300]
+                raise DrsRefused(operation, code, message) from None
             wait = _retry_after(exc) or _BASE_BACKOFF_SECONDS * 2 ** (attempt - 1)
             if attempt == MAX_ATTEMPTS or wait > MAX_INLINE_WAIT_SECONDS:
                 raise TransientError(f"DRS {operation}: {code or status} (retry after {wait:g}s)") from None
@@ -113,9 +114,9 @@ def jobs_since(since: datetime) -> list[dict[str, Any]]:
     return list(_paginate("describe_jobs", filters={"fromDate": drs_time(since)}))
 
 
-def active_job_count() -> int:
-    """Jobs not yet COMPLETED; DRS allows 20 at once per account."""
-    return sum(1 for job in _paginate("describe_jobs", filters={}) if job.get("status") != "COMPLETED")
+def active_jobs() -> list[dict[str, Any]]:
+    """Jobs not yet COMPLETED (DRS allows 20 at once per account, and one per source server)."""
+    return [job for job in _paginate("describe_jobs", filters={}) if job.get("status") != "COMPLETED"]
 
 
 def recovery_instances(source_server_ids: list[str], *, drill: bool) -> list[dict[str, Any]]:

@@ -36,19 +36,31 @@ SOURCE_DOWN_STATES = ("DISCONNECTED", "STALLED")
 def check(
     plan: Plan,
     source_servers: list[dict[str, Any]],
-    active_jobs: int,
+    active_jobs: list[dict[str, Any]],
     for_recovery: bool,
 ) -> tuple[list[str], list[str]]:
     """(problems that must stop a launch, warnings for the report); no problems means safe to go."""
     problems: list[str] = []
     warnings: list[str] = []
     by_id = {server["sourceServerID"]: server for server in source_servers}
+    # DRS runs one job per source server at a time and cannot cancel one (e.g. a launch still running after
+    # its drill timed out): a server in an active job cannot be launched until that job ends.
+    busy = {
+        participant.get("sourceServerID"): job["jobID"]
+        for job in active_jobs
+        for participant in job.get("participatingServers") or []
+    }
     for server in plan.servers():
         label = f"{server.name} ({server.source_server_id})"
         found = by_id.get(server.source_server_id)
         if found is None:
             problems.append(f"{label}: not a DRS source server in this account and region")
             continue
+        if server.source_server_id in busy:
+            problems.append(
+                f"{label}: still in an active job of DRS ({busy[server.source_server_id]}), which DRS cannot "
+                "cancel: start again when it has ended"
+            )
         info = found.get("dataReplicationInfo") or {}
         state = info.get("dataReplicationState", "UNKNOWN")
         lag = lag_seconds(info.get("lagDuration"))
@@ -63,9 +75,9 @@ def check(
                 f"{plan.preflight.max_lag_seconds}"
             )
     needed = jobs_needed(plan)
-    if active_jobs + needed > MAX_CONCURRENT_JOBS:
+    if len(active_jobs) + needed > MAX_CONCURRENT_JOBS:
         problems.append(
-            f"DRS already runs {active_jobs} jobs; this plan needs {needed} more at once and the quota is "
-            f"{MAX_CONCURRENT_JOBS}"
+            f"DRS already runs {len(active_jobs)} jobs; this plan needs {needed} more at once and the quota "
+            f"is {MAX_CONCURRENT_JOBS}"
         )
     return problems, warnings

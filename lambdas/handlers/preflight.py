@@ -1,4 +1,5 @@
-"""Preflight: replication healthy, lag under the plan's threshold, DRS job quota headroom."""
+"""Preflight: replication healthy, lag under the plan's threshold, no server in an active DRS job, DRS job
+quota headroom."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def handler(event: RunTask) -> dict[str, Any]:
     plan = run.load_plan()
     servers = drs.source_servers([s.source_server_id for s in plan.servers()])
     problems, warnings = preflight.check(
-        plan, servers, drs.active_job_count(), for_recovery=run.workflow == "recovery"
+        plan, servers, drs.active_jobs(), for_recovery=run.workflow == "recovery"
     )
     lags = {
         s["sourceServerID"]: preflight.lag_seconds((s.get("dataReplicationInfo") or {}).get("lagDuration"))

@@ -6,11 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lambdas.adapters import drs
-from lambdas.adapters.aws import error_code
-from lambdas.errors import ReplicationNotRestored
+from lambdas.errors import DrsRefused, ReplicationNotRestored
 from lambdas.handlers.common import RunTask, iso, now, task
 
 
@@ -56,8 +53,8 @@ def handler(event: RunTask) -> dict[str, Any]:
 def _tolerate(codes: tuple[str, ...], fn: Any, *args: Any) -> None:
     try:
         fn(*args)
-    except ClientError as exc:
-        if error_code(exc) not in codes:
+    except DrsRefused as exc:
+        if exc.code not in codes:
             raise
 
 

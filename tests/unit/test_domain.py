@@ -74,10 +74,12 @@ def test_lag_parsing() -> None:
 
 def test_preflight_problems(plan: Plan) -> None:
     servers = [source(s.source_server_id) for s in plan.servers()]
-    assert preflight.check(plan, servers, active_jobs=0, for_recovery=False) == ([], [])
+    assert preflight.check(plan, servers, active_jobs=[], for_recovery=False) == ([], [])
     servers[0] = source(servers[0]["sourceServerID"], lag="PT10M")
     servers[1] = source(servers[1]["sourceServerID"], state="INITIAL_SYNC")
-    problems, _ = preflight.check(plan, servers[:-1], active_jobs=20, for_recovery=False)
+    problems, _ = preflight.check(
+        plan, servers[:-1], active_jobs=[{"jobID": f"drsjob-{n}"} for n in range(20)], for_recovery=False
+    )
     text = " ".join(problems)
     assert "lag 600s exceeds" in text and "INITIAL_SYNC" in text
     assert "not a DRS source server" in text and "quota is 20" in text
@@ -85,9 +87,9 @@ def test_preflight_problems(plan: Plan) -> None:
 
 def test_recovery_accepts_unreachable_source_with_a_warning(plan: Plan) -> None:
     servers = [source(s.source_server_id, state="DISCONNECTED", lag="PT5M") for s in plan.servers()]
-    problems, warnings = preflight.check(plan, servers, active_jobs=0, for_recovery=True)
+    problems, warnings = preflight.check(plan, servers, active_jobs=[], for_recovery=True)
     assert problems == [] and len(warnings) == 4
-    problems, _ = preflight.check(plan, servers, active_jobs=0, for_recovery=False)
+    problems, _ = preflight.check(plan, servers, active_jobs=[], for_recovery=False)
     assert len(problems) == 4
 
 
@@ -170,3 +172,14 @@ def test_the_drill_sweep_takes_only_instances_of_ended_runs_of_the_plan() -> Non
     instances = [{"recoveryInstanceID": f"i-{job['jobID'][7:]}", "jobID": job["jobID"]} for job in jobs]
     runs = [{"runId": "run-ended", "status": "FAILED"}, {"runId": "run-running", "status": "RUNNING"}]
     assert orphaned_drill_instances("shop", instances, jobs, runs) == ["i-ended"]
+
+
+def test_preflight_refuses_a_server_still_in_an_active_drs_job(plan: Plan) -> None:
+    servers = [source(s.source_server_id) for s in plan.servers()]
+    busy = plan.servers()[0]
+    running = [{"jobID": "drsjob-late", "participatingServers": [{"sourceServerID": busy.source_server_id}]}]
+    problems, _ = preflight.check(plan, servers, active_jobs=running, for_recovery=False)
+    assert problems == [
+        f"{busy.name} ({busy.source_server_id}): still in an active job of DRS (drsjob-late), "
+        "which DRS cannot cancel: start again when it has ended"
+    ]
