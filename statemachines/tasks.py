@@ -29,6 +29,18 @@ STEP_FUNCTIONS_TRANSIENT_ERRORS = ["StepFunctions.SdkClientException", "StepFunc
 RUN = "$.run"
 
 
+def _retry_transient(task: sfn.TaskStateBase, errors: list[str]) -> None:
+    """Backoff with full jitter: many executions retrying the same throttled API spread out."""
+    task.add_retry(
+        errors=errors,
+        interval=Duration.seconds(2),
+        backoff_rate=2,
+        max_attempts=6,
+        max_delay=Duration.seconds(60),
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+
+
 class Tasks:
     """Creates the states of one workflow; state ids are unique within it."""
 
@@ -69,14 +81,7 @@ class Tasks:
             result_path=result_path if result_path is not None else sfn.JsonPath.DISCARD,
             **mode,
         )
-        task.add_retry(
-            errors=TRANSIENT_ERRORS,
-            interval=Duration.seconds(2),
-            backoff_rate=2,
-            max_attempts=6,
-            max_delay=Duration.seconds(60),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        _retry_transient(task, TRANSIENT_ERRORS)
         task.add_retry(
             errors=AZURE_ERRORS,
             interval=Duration.seconds(5),
@@ -105,14 +110,7 @@ class Tasks:
             },
             result_path="$.approval",
         )
-        task.add_retry(
-            errors=STEP_FUNCTIONS_TRANSIENT_ERRORS,
-            interval=Duration.seconds(2),
-            backoff_rate=2,
-            max_attempts=6,
-            max_delay=Duration.seconds(60),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        _retry_transient(task, STEP_FUNCTIONS_TRANSIENT_ERRORS)
         return task
 
     def run_task(

