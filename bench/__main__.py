@@ -147,6 +147,10 @@ def measure_scale(workdir: Path, wave_sizes: list[int] = SCALE_WAVES) -> dict[st
     return results
 
 
+# Noise on a shared machine only ever makes an import slower: the best of several runs is the figure.
+IMPORT_SAMPLES = 7
+
+
 def measure_cold_start(template: Path) -> dict[str, Any]:
     """Import time of each handler module in a fresh interpreter (`python -X importtime`), and the
     unzipped size of each code asset."""
@@ -161,7 +165,7 @@ def measure_cold_start(template: Path) -> dict[str, Any]:
     for module in sorted({t.handler.rsplit(".", 1)[0] for t in TASKS}):
         constants = {k: v for k, v in environments[module].items() if isinstance(v, str)}
         best = None
-        for _ in range(3):
+        for _ in range(IMPORT_SAMPLES):
             run = subprocess.run(
                 [sys.executable, "-X", "importtime", "-c", f"import {module}"],
                 cwd=ROOT,
@@ -187,6 +191,7 @@ def measure_cold_start(template: Path) -> dict[str, Any]:
     return {
         "cold_import_ms": imports,
         "cold_import_ms_max": max(imports.values()),
+        "cold_import_ms_median": sorted(imports.values())[len(imports) // 2],
         "asset_mb": sizes,
         "asset_mb_max": max(sizes.values()),
     }
@@ -259,7 +264,7 @@ def table(r: dict[str, Any]) -> str:
         (
             "cold_import_ms_max (goal < 300)",
             str(r["cold_import_ms_max"]),
-            max(r["cold_import_ms"], key=r["cold_import_ms"].get),
+            f"{max(r['cold_import_ms'], key=r['cold_import_ms'].get)}; median {r['cold_import_ms_median']}",
         ),
         ("asset_mb_max", str(r["asset_mb_max"]), ""),
     ]
