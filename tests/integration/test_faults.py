@@ -72,6 +72,13 @@ def test_a_stopped_drill_is_taken_over_and_cleaned_up(cloud: LocalCloud, plan: P
         executionArn=first, error="Operator", cause="stopped by hand"
     )
     assert plan_state(plan)["activeExecution"] == first  # the stopped run could not release it
+    # DRS cannot cancel the stopped run's launch jobs: preflight refuses their servers until they end.
+    wait_until(
+        lambda: all(
+            j["status"] == "COMPLETED" for j in cloud.client("drs").describe_jobs(filters={})["items"]
+        ),
+        message="the stopped run's DRS jobs to end",
+    )
 
     second = run(cloud, "drill", event("drill.json"))
     assert second["status"] == "SUCCEEDED", second.get("cause")
