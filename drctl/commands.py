@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from drctl.stack import OperatorError, Stack
+from lambdas.adapters import state_store
 from lambdas.adapters.state_store import from_item
 from lambdas.errors import InvalidInput
 from lambdas.inputs import parse_start_request
@@ -32,14 +33,7 @@ def plan_state(stack: Stack, plan: str) -> dict[str, Any]:
 
 
 def runs(stack: Stack, plan: str, limit: int = 10) -> list[dict[str, Any]]:
-    response = stack.client("dynamodb").query(
-        TableName=stack.table,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
-        ExpressionAttributeValues={":pk": {"S": f"PLAN#{plan}"}, ":run": {"S": "RUN#"}},
-        ScanIndexForward=False,
-        Limit=limit,
-    )
-    return [from_item(i) for i in response.get("Items", [])]
+    return state_store.query_runs(plan, limit, dynamodb=stack.client("dynamodb"), table=stack.table)
 
 
 def status(stack: Stack, plan: str | None) -> dict[str, Any]:
@@ -137,9 +131,9 @@ def abort(stack: Stack, plan: str, reason: str) -> str:
 
 
 def find_run(stack: Stack, plan: str, execution_arn: str | None) -> dict[str, Any]:
-    for run in runs(stack, plan, limit=50):
-        if execution_arn is None or run.get("executionArn") == execution_arn:
-            return run
+    run = state_store.run_of_execution(runs(stack, plan, limit=50), execution_arn)
+    if run is not None:
+        return run
     raise OperatorError(f"no run of plan {plan}" + (f" for {execution_arn}" if execution_arn else ""))
 
 

@@ -18,10 +18,7 @@ SERVER_EVENTS = [
 
 
 def find_run(plan: str, execution_arn: str) -> dict[str, Any] | None:
-    for run in state_store.query_runs(plan, limit=50):
-        if run.get("executionArn") == execution_arn:
-            return run
-    return None
+    return state_store.run_of_execution(state_store.query_runs(plan, limit=50), execution_arn)
 
 
 # A wave with more servers than this shows progress bars instead of a line per server and step.

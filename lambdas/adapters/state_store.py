@@ -163,12 +163,21 @@ def query_prefix(pk: str) -> list[dict[str, Any]]:
     return [from_item(item) for item in response.get("Items", [])]
 
 
-def query_runs(plan: str, limit: int = 20) -> list[dict[str, Any]]:
-    response = client("dynamodb").query(
-        TableName=_table(),
+def query_runs(
+    plan: str, limit: int = 20, *, dynamodb: Any = None, table: str | None = None
+) -> list[dict[str, Any]]:
+    """The plan's newest run records first. dynamodb/table: another client and table than this function's
+    (drctl reads with the operator's credentials)."""
+    response = (dynamodb or client("dynamodb")).query(
+        TableName=table or _table(),
         KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
         ExpressionAttributeValues={":pk": {"S": f"PLAN#{plan}"}, ":run": {"S": "RUN#"}},
         ScanIndexForward=False,
         Limit=limit,
     )
     return [from_item(item) for item in response.get("Items", [])]
+
+
+def run_of_execution(runs: list[dict[str, Any]], execution_arn: str | None) -> dict[str, Any] | None:
+    """The run record of an execution among runs (newest first), or the newest when no execution is given."""
+    return next((r for r in runs if execution_arn is None or r.get("executionArn") == execution_arn), None)
