@@ -38,7 +38,7 @@ class Monitoring(Construct):
         events.Rule(
             self,
             "ReplicationMonitorSchedule",
-            description="Replication health of every DR plan",
+            description="Replication health of every DR plan; sweep of drill instances left behind",
             schedule=events.Schedule.rate(Duration.minutes(5)),
             targets=[targets.LambdaFunction(monitor, retry_attempts=2)],
         )
@@ -62,22 +62,15 @@ class Monitoring(Construct):
                 metrics=[metric("RunSucceeded", n, "Minimum", "drill", days=1) for n in names],
                 width=8,
             ),
-            cloudwatch.GraphWidget(
-                title="Achieved RTO (seconds)",
-                left=[
-                    metric("RtoSeconds", n, "Maximum", w, days=1)
-                    for n in names
-                    for w in ("drill", "recovery")
-                ],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Achieved RPO (seconds)",
-                left=[
-                    metric("RpoSeconds", n, "Maximum", w, days=1)
-                    for n in names
-                    for w in ("drill", "recovery")
-                ],
-                width=8,
-            ),
+            _achieved("RTO", "RtoSeconds", names),
+            _achieved("RPO", "RpoSeconds", names),
         )
+
+
+def _achieved(objective: str, metric_name: str, plans: list[str]) -> cloudwatch.GraphWidget:
+    """Trend of an achieved objective per plan, for drills and recoveries."""
+    return cloudwatch.GraphWidget(
+        title=f"Achieved {objective} (seconds)",
+        left=[metric(metric_name, n, "Maximum", w, days=1) for n in plans for w in ("drill", "recovery")],
+        width=8,
+    )

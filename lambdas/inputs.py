@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal, get_args
 
-from lambdas.errors import InvalidInput
 from lambdas.plan import FreeText, SafeName
-from lambdas.validation import StrictModel, ValidationError, describe_validation_error, parse, pattern
+from lambdas.validation import StrictModel, parse_input, pattern
 
 Workflow = Literal["drill", "recovery", "failback", "return_to_normal"]
 WORKFLOWS: tuple[Workflow, ...] = ("drill", "recovery", "failback", "return_to_normal")
@@ -47,10 +46,7 @@ class StartRequest(StrictModel, frozen=True):
 
 
 def parse_start_request(document: object) -> StartRequest:
-    try:
-        return parse(StartRequest, document)
-    except ValidationError as exc:
-        raise InvalidInput(f"execution input: {describe_validation_error(exc)}") from None
+    return parse_input(StartRequest, document, "execution input")
 
 
 # The DRS events that resume a waiting workflow (constructs/drs_events.py routes exactly these).

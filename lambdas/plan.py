@@ -307,9 +307,9 @@ def load_plan_file(path: Path) -> Plan:
         raise PlanError(f"{path}: {describe_validation_error(exc)}") from exc
 
 
-def plan_files(pattern_: str, root: Path) -> list[Path]:
+def plan_files(file_glob: str, root: Path) -> list[Path]:
     """Plan files matching a glob, relative to the project root or absolute."""
-    return [root / match for match in glob.glob(pattern_, root_dir=root)]
+    return [root / match for match in glob.glob(file_glob, root_dir=root)]
 
 
 def load_plans(paths: Iterable[Path]) -> list[Plan]:

@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from lambdas.errors import InvalidInput
+
 T = TypeVar("T")
 
 ValidationError = msgspec.ValidationError
@@ -30,6 +32,14 @@ def pattern(regex: str, **constraints: Any) -> msgspec.Meta:
 def parse(model: type[T], document: object) -> T:
     """The document as `model`; raises ValidationError naming the field."""
     return msgspec.convert(document, model)
+
+
+def parse_input(model: type[T], document: object, what: str) -> T:
+    """The document as `model`, or InvalidInput "<what>: field.path: reason" (nothing else happens)."""
+    try:
+        return parse(model, document)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(f"{what}: {describe_validation_error(exc)}") from None
 
 
 def to_document(value: object) -> Any:

@@ -282,29 +282,25 @@ class LocalCloud:
 
     def _deploy_state_machines(self) -> None:
         t = self.template
-        # A machine that starts another (recovery -> approval gate) refers to it: deploy that one first.
-        pending = dict(t.of_type("AWS::StepFunctions::StateMachine"))
-        while pending:
-            for logical, resource in list(pending.items()):
-                props = resource["Properties"]
-                try:
-                    definition = t.resolve(props["DefinitionString"])
-                except KeyError:
-                    continue
-                workflow = next(
-                    w for prefix, w in WORKFLOW_BY_LOGICAL_PREFIX.items() if logical.startswith(prefix)
-                )
-                arn = self.client("stepfunctions").create_state_machine(
-                    name=t.resolve(props.get("StateMachineName", f"dr-{workflow}")),
-                    definition=definition,
-                    roleArn=t.attributes[(props["RoleArn"]["Fn::GetAtt"][0], "Arn")],
-                )["stateMachineArn"]
-                t.refs[logical] = arn
-                self.state_machines[workflow] = arn
-                del pending[logical]
-                break
-            else:
-                raise RuntimeError(f"state machines refer to something never deployed: {sorted(pending)}")
+        machines = t.of_type("AWS::StepFunctions::StateMachine")
+
+        def starts_another(logical: str) -> bool:
+            definition = json.dumps(machines[logical]["Properties"]["DefinitionString"])
+            return any(f'"{other}"' in definition for other in machines if other != logical)
+
+        # The recovery refers to the approval gate it starts: machines that start none are deployed first.
+        for logical in sorted(machines, key=starts_another):
+            props = machines[logical]["Properties"]
+            workflow = next(
+                w for prefix, w in WORKFLOW_BY_LOGICAL_PREFIX.items() if logical.startswith(prefix)
+            )
+            arn = self.client("stepfunctions").create_state_machine(
+                name=t.resolve(props.get("StateMachineName", f"dr-{workflow}")),
+                definition=t.resolve(props["DefinitionString"]),
+                roleArn=t.attributes[(props["RoleArn"]["Fn::GetAtt"][0], "Arn")],
+            )["stateMachineArn"]
+            t.refs[logical] = arn
+            self.state_machines[workflow] = arn
 
     def _deploy_rules(self) -> None:
         t = self.template

@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger, Metrics
 from lambdas.adapters import state_store
 from lambdas.errors import InvalidInput
 from lambdas.plan import Plan, plan_catalog
-from lambdas.validation import StrictModel, ValidationError, describe_validation_error, parse
+from lambdas.validation import StrictModel, parse_input
 
 logger = Logger(service="dr-orchestrator")
 metrics = Metrics(namespace="DrOrchestrator", service="dr-orchestrator")
@@ -84,12 +84,7 @@ def task(
         @functools.wraps(fn)
         @logger.inject_lambda_context(log_event=False, clear_state=True)
         def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            try:
-                parsed = parse(model, event)
-            except ValidationError as exc:
-                raise InvalidInput(
-                    f"{fn.__module__.rsplit('.', 1)[-1]} input: {describe_validation_error(exc)}"
-                ) from None
+            parsed = parse_input(model, event, f"{fn.__module__.rsplit('.', 1)[-1]} input")
             run = getattr(parsed, "run", None)
             if isinstance(run, RunContext):
                 logger.append_keys(plan=run.plan, workflow=run.workflow, run_id=run.run_id)

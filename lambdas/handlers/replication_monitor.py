@@ -41,11 +41,8 @@ def orphaned_drill_instances(
 ) -> list[str]:
     """Drill instances whose launch job was started by an ended run of this plan."""
     ended = {r["runId"] for r in runs if r.get("status") not in (None, "RUNNING")}
-    ours = {
-        job["jobID"]
-        for job in jobs
-        if (job.get("tags") or {}).get(PLAN_TAG) == plan and (job.get("tags") or {}).get(RUN_TAG) in ended
-    }
+    tags = {job["jobID"]: job.get("tags") or {} for job in jobs}
+    ours = {job_id for job_id, t in tags.items() if t.get(PLAN_TAG) == plan and t.get(RUN_TAG) in ended}
     return sorted(ri["recoveryInstanceID"] for ri in instances if ri.get("jobID") in ours)
 
 

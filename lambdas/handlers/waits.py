@@ -19,7 +19,7 @@ from lambdas.domain.waves import wave_of, wave_progress
 from lambdas.errors import InvalidInput
 from lambdas.handlers.common import RunTask, iso, logger, now, task
 from lambdas.inputs import DrsWaitEvent
-from lambdas.validation import ValidationError, describe_validation_error, parse
+from lambdas.validation import parse_input
 
 WAIT_TTL_SECONDS = 7 * 86_400
 # SendTaskSuccess errors that mean "this wait is already over": nothing to do.
@@ -107,10 +107,7 @@ def _resume(token: str, output: dict[str, Any]) -> bool:
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def event_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge target for DRS launch-result and failback-state events."""
-    try:
-        parsed = parse(DrsEvent, event)
-    except ValidationError as exc:
-        raise InvalidInput(f"DRS event: {describe_validation_error(exc)}") from None
+    parsed = parse_input(DrsEvent, event, "DRS event")
     resumed = 0
     for arn in parsed.resources:
         resource_id = _resource_id(arn)
