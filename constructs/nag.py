@@ -17,6 +17,17 @@ SUPPRESSIONS = [
         applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
     ),
     NagPackSuppression(
+        id="AwsSolutions-IAM4",
+        reason=(
+            "The DRS Failback Client needs the AWS managed policy "
+            "AWSElasticDisasterRecoveryFailbackInstallationPolicy (DRS user guide, failback prerequisites); "
+            "the role is assumable only by the two failback tasks, for one hour."
+        ),
+        applies_to=[
+            "Policy::arn:<AWS::Partition>:iam::aws:policy/AWSElasticDisasterRecoveryFailbackInstallationPolicy"
+        ],
+    ),
+    NagPackSuppression(
         id="AwsSolutions-IAM5",
         reason=(
             "DRS Describe*, EC2 Describe* and X-Ray trace writes support no resource-level permissions; "

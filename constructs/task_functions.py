@@ -32,6 +32,8 @@ class TaskFunction:
     writes_reports: bool = False
     describes_executions: bool = False
     reads_azure_secret: bool = False
+    # Assumes the failback-installation role to hand its short-lived credentials to the failback client.
+    issues_failback_credentials: bool = False
     route53: bool = False
     timeout_seconds: int = 60
 
@@ -145,17 +147,31 @@ TASKS = [
     TaskFunction(
         "prepare_failback",
         "lambdas.handlers.failback.prepare_handler",
-        "Create Azure failback clients",
+        "Check the Azure VMs can fail back; record their disk layout",
         flavour="azure",
         drs_read=DRS_READ,
         reads_azure_secret=True,
         timeout_seconds=300,
     ),
     TaskFunction(
+        "boot_failback_clients",
+        "lambdas.handlers.failback.boot_clients_handler",
+        "Boot the DRS Failback Client on the Azure VMs",
+        flavour="azure",
+        drs_read=DRS_READ,
+        reads_azure_secret=True,
+        issues_failback_credentials=True,
+        timeout_seconds=300,
+    ),
+    TaskFunction(
         "check_failback",
         "lambdas.handlers.failback.check_handler",
-        "Read DRS failback state",
+        "Read DRS failback state; tend the failback clients",
+        flavour="azure",
         drs_read=DRS_READ,
+        reads_azure_secret=True,
+        issues_failback_credentials=True,
+        timeout_seconds=300,
     ),
     TaskFunction(
         "launch_failback",
@@ -165,9 +181,17 @@ TASKS = [
         drs_on_recovery_instances=["drs:StartFailbackLaunch", "drs:TagResource"],
     ),
     TaskFunction(
-        "start_azure_vms",
-        "lambdas.handlers.failback.start_vms_handler",
-        "Start failed-back Azure VMs",
+        "restore_failback_vms",
+        "lambdas.handlers.failback.restore_handler",
+        "Give the Azure VMs their own OS disks back and start them",
+        flavour="azure",
+        reads_azure_secret=True,
+        timeout_seconds=300,
+    ),
+    TaskFunction(
+        "clear_failback_credentials",
+        "lambdas.handlers.failback.clear_credentials_handler",
+        "Clear failback credentials from the Azure VMs after a failure",
         flavour="azure",
         reads_azure_secret=True,
         timeout_seconds=300,
@@ -175,17 +199,19 @@ TASKS = [
     TaskFunction(
         "restore_replication",
         "lambdas.handlers.restore_replication.handler",
-        "Stop failback, restart replication, terminate recovery instances",
+        "Start STOPPED replication, stop leftover failback pairings",
         drs_read=DRS_READ,
         drs_on_source_servers=["drs:StartReplication"],
-        drs_on_recovery_instances=["drs:StopFailback", "drs:TerminateRecoveryInstances"],
-        ec2_read=["ec2:DescribeInstances"],
+        drs_on_recovery_instances=["drs:StopFailback"],
     ),
     TaskFunction(
         "check_replication",
         "lambdas.handlers.restore_replication.check_handler",
-        "Confirm replication is CONTINUOUS",
+        "Wait for CONTINUOUS replication, then terminate recovery instances",
         drs_read=DRS_READ,
+        drs_on_source_servers=["drs:StartReplication"],
+        drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
+        ec2_read=["ec2:DescribeInstances"],
     ),
 ]
 
@@ -215,6 +241,22 @@ class TaskFunctions(Construct):
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         hosted_zones = sorted({p.traffic.hosted_zone_id for p in plans if p.traffic})
+        # The Failback Client's credentials (DRS user guide: a role with this AWS managed policy, temporary
+        # credentials from sts assume-role). Trusted only by the tasks that hand them to the client; a role
+        # session started by a Lambda role session lasts at most one hour.
+        self.failback_installation_role = iam.Role(
+            self,
+            "FailbackInstallationRole",
+            assumed_by=iam.AccountRootPrincipal(),
+            description="DRS Failback Client pairing credentials (short-lived, written to the VM's userData)",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "AWSElasticDisasterRecoveryFailbackInstallationPolicy"
+                )
+            ],
+            max_session_duration=Duration.hours(1),
+        )
+        issuers: list[lambda_.Function] = []
 
         self.functions: dict[str, lambda_.Function] = {}
         for spec in TASKS:
@@ -247,8 +289,15 @@ class TaskFunctions(Construct):
                     **(
                         {"AZURE_SECRET_ARN": state.azure_secret.secret_arn} if spec.reads_azure_secret else {}
                     ),
+                    **(
+                        {"FAILBACK_INSTALLATION_ROLE_ARN": self.failback_installation_role.role_arn}
+                        if spec.issues_failback_credentials
+                        else {}
+                    ),
                 },
             )
+            if spec.issues_failback_credentials:
+                issuers.append(function)
             state.table.grant_read_write_data(function)
             for grant in _grants(spec, state, source_server_arns, recovery_instance_arn, hosted_zones):
                 grant(function)
@@ -257,6 +306,27 @@ class TaskFunctions(Construct):
                     iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions_arn])
                 )
             self.functions[spec.key] = function
+        self._trust_only(issuers)
+
+    def _trust_only(self, issuers: list[lambda_.Function]) -> None:
+        """The failback-installation role trusts exactly the roles of the functions that issue its
+        credentials (replacing the account-root placeholder the Role construct needs at creation)."""
+        trust = self.failback_installation_role.assume_role_policy
+        assert trust is not None
+        cfn_role = self.failback_installation_role.node.default_child
+        assert isinstance(cfn_role, iam.CfnRole)
+        cfn_role.assume_role_policy_document = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRole",
+                    "Principal": {"AWS": [fn.role.role_arn for fn in issuers if fn.role]},
+                }
+            ],
+        }
+        for fn in issuers:
+            self.failback_installation_role.grant_assume_role(fn.grant_principal)
 
 
 def _grants(

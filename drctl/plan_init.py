@@ -211,13 +211,10 @@ def _starter_document(
         "azure": {
             "subscription_id": subscription,
             "failback": {
-                "resource_group": PLACEHOLDER,
-                "location": PLACEHOLDER_LOCATION,
-                "image_id": f"{base}/Microsoft.Compute/images/drs-failback-client",
-                "subnet_id": (
-                    f"{base}/Microsoft.Network/virtualNetworks/{PLACEHOLDER}/subnets/{PLACEHOLDER}"
+                "image_id": (
+                    f"{base}/Microsoft.Compute/galleries/{PLACEHOLDER_LOCATION}/images/drs-failback-client"
+                    "/versions/1.0.0"
                 ),
-                "vm_size": "Standard_D4s_v5",
             },
         },
     }

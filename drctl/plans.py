@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drctl.stack import OperatorError, Stack
+from lambdas.adapters import azure_vms
 from lambdas.adapters.aws import error_code
 from lambdas.adapters.azure_compute import (
     VmRef,
@@ -29,6 +30,7 @@ from lambdas.adapters.azure_compute import (
 )
 from lambdas.domain.preflight import lag_seconds
 from lambdas.domain.waves import chunks
+from lambdas.errors import OrchestratorError
 from lambdas.plan import MAX_SERVERS_PER_JOB, Plan, composite_alarm_name
 from lambdas.plan import plan_document as plan_fields
 
@@ -42,6 +44,7 @@ CHECK_TITLES = {
     "waves": "waves",
     "drs": "DRS source servers",
     "azure": "Azure source VMs",
+    "failback": "failback to the Azure VMs",
     "detection": "outage detection",
 }
 
@@ -413,10 +416,49 @@ def azure_check(stack: Stack, plan: Plan) -> list[Finding]:
         if not PLACEHOLDER_PATTERN.search(s.azure_vm_id)
     }
     try:
-        inventory = azure_vm_groups(read_azure_secret(stack), plan.azure.subscription_id, groups)
+        secret = read_azure_secret(stack)
+        inventory = azure_vm_groups(secret, plan.azure.subscription_id, groups)
     except CheckSkipped as exc:
-        return [skipped("azure", str(exc))]
-    return azure_findings(plan, inventory)
+        return [skipped("azure", str(exc)), skipped("failback", str(exc))]
+    return [*azure_findings(plan, inventory), *failback_check(secret, plan, inventory)]
+
+
+def failback_check(secret: dict[str, str], plan: Plan, groups: dict[str, set[str] | None]) -> list[Finding]:
+    """What the failback workflow's first step checks, before a failover: the failback-client image exists,
+    and every VM found can boot it (region, generation, secure boot, memory)."""
+    image_id = plan.azure.failback.image_id
+    if PLACEHOLDER_PATTERN.search(image_id):
+        return []  # reported by placeholder_findings
+    client = _compute_client(secret, plan.azure.subscription_id)
+    findings = []
+    with _quiet("azure.identity"):
+        try:
+            image = azure_vms.gallery_image(image_id, client)
+            if not image.exists:
+                return [
+                    Finding(
+                        "failback",
+                        "error",
+                        f"azure.failback.image_id: {image_id} does not exist: publish the failback-client "
+                        "image (README, 'Failback')",
+                    )
+                ]
+            for server in plan.servers():
+                ref = VmRef.parse(server.azure_vm_id)
+                if ref.name.lower() not in (groups.get(ref.resource_group.lower()) or set()):
+                    continue  # reported by the Azure check
+                facts = azure_vms.boot_facts(server.azure_vm_id, client)
+                for problem in azure_vms.boot_problems(facts, image, plan.azure.subscription_id, client):
+                    findings.append(
+                        Finding(
+                            "failback", "error", f"cannot boot the failback client: {problem}", server.name
+                        )
+                    )
+        except OrchestratorError as exc:
+            return [skipped("failback", str(exc))]
+    if not findings:
+        findings.append(Finding("failback", "ok", "every Azure VM found can boot the failback-client image"))
+    return findings
 
 
 def read_azure_secret(stack: Stack) -> dict[str, str]:

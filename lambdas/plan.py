@@ -41,8 +41,12 @@ AzureVmId = Annotated[
         r"/providers/Microsoft\.Compute/virtualMachines/[A-Za-z0-9_.-]{1,64}\Z"
     ),
 ]
-AzureResourceId = Annotated[
-    str, pattern(r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[A-Za-z0-9_./()-]{1,400}\Z")
+GalleryImageVersionId = Annotated[
+    str,
+    pattern(
+        r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[A-Za-z0-9_.()-]{1,90}/providers/Microsoft\.Compute"
+        r"/galleries/[A-Za-z0-9_.]{1,80}/images/[A-Za-z0-9_.-]{1,80}/versions/[0-9]+\.[0-9]+\.[0-9]+\Z"
+    ),
 ]
 HostedZoneId = Annotated[str, pattern(r"^Z[0-9A-Z]{1,32}\Z")]
 DnsName = Annotated[
@@ -107,6 +111,8 @@ class Timing(StrictModel, frozen=True):
     launch_timeout_minutes: Annotated[int, Meta(ge=1, le=24 * 60)] = 60
     validation_timeout_minutes: Annotated[int, Meta(ge=1, le=24 * 60)] = 15
     failback_timeout_minutes: Annotated[int, Meta(ge=1, le=7 * 24 * 60)] = 24 * 60
+    # A failback client that has not paired by then gets fresh credentials and a reboot.
+    failback_pairing_minutes: Annotated[int, Meta(ge=5, le=55)] = 20
     replication_timeout_minutes: Annotated[int, Meta(ge=1, le=7 * 24 * 60)] = 24 * 60
 
 
@@ -198,13 +204,12 @@ class Triggers(StrictModel, frozen=True):
 
 
 class AzureFailback(StrictModel, frozen=True):
-    """Where failback-client VMs are created when data flows back from AWS to Azure."""
+    """Failback to the plan's original Azure VMs: each boots the DRS Failback Client from a disk made of
+    this image while its own disks receive the data (README, "Failback")."""
 
-    resource_group: Annotated[str, pattern(r"^[A-Za-z0-9_.()-]{1,90}\Z")]
-    location: Annotated[str, pattern(r"^[a-z0-9]{2,40}\Z")]
-    image_id: AzureResourceId
-    subnet_id: AzureResourceId
-    vm_size: Annotated[str, pattern(r"^[A-Za-z0-9_]{2,64}\Z")] = "Standard_D4s_v5"
+    # A Compute Gallery image version: a managed disk can be created from a gallery or platform image
+    # only, not from a managed image (Microsoft Learn, DiskCreateOption.FromImage).
+    image_id: GalleryImageVersionId
 
 
 class Azure(StrictModel, frozen=True):

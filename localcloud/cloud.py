@@ -27,6 +27,8 @@ from lambdas.plan import Plan
 from localcloud import atomic_dynamodb, sfn_integrations, timescale
 from localcloud.azure import AzureEmulator, AzureTiming
 from localcloud.drs import DrsEmulator, DrsTiming
+from localcloud.guests import Guests
+from localcloud.iam import LocalIam, role_policies
 from localcloud.input_transformer import transform
 from localcloud.lambda_bridge import LambdaBridge
 from localcloud.seed import seed_plans
@@ -114,17 +116,21 @@ class LocalCloud:
                 "MOTO_PORT": str(port),
             }
         )
+        subscription = {"subscription_id": self.plans[0].azure.subscription_id} if self.plans else {}
+        self.azure = AzureEmulator(timing=self.settings.azure_timing, **subscription)
+        self.guests = Guests(self.azure)
+        self.iam = LocalIam({})
         self.drs = DrsEmulator(
             ec2_endpoint_url=moto_url,
             region=REGION,
             timing=self.settings.drs_timing,
             event_sink=self._put_drs_event,
-            failback_client_probe=lambda rid: self.azure.failback_client_running(rid),
+            machines=self.guests,
+            authorizer=self.iam,
         )
-        subscription = {"subscription_id": self.plans[0].azure.subscription_id} if self.plans else {}
-        self.azure = AzureEmulator(timing=self.settings.azure_timing, **subscription)
         self.drs.start()
         self.azure.start()
+        self.guests.install()
         self._set_env({"AWS_ENDPOINT_URL_DRS": self.drs.url, "REQUESTS_CA_BUNDLE": self.azure.ca_bundle_path})
         reset_clients()
         azure_compute.reset_caches()
@@ -134,6 +140,7 @@ class LocalCloud:
         self.bridge.install()
         self._install_event_routing()
         self._deploy()
+        self.iam.set_policies(role_policies(self.template))
         seed_plans(self, self.plans)
         self.refresh_replication()
 
@@ -142,6 +149,8 @@ class LocalCloud:
         for component in ("drs", "azure"):
             if hasattr(self, component):
                 getattr(self, component).stop()
+        if hasattr(self, "guests"):
+            self.guests.close()
         self.bridge.uninstall()
         timescale.uninstall()
         atomic_dynamodb.uninstall()

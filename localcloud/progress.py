@@ -79,25 +79,32 @@ class ProgressPrinter:
         if cleanup.get("completedAt"):
             self._say("cleanup-done", "drill instances terminated")
         failback = run.get("failback") or {}
-        if failback.get("servers"):
-            self._say("fb-create", f"created {len(failback['servers'])} failback-client VM(s) in Azure")
+        servers = failback.get("servers") or {}
+        if servers:
+            self._say("fb-layout", f"{len(servers)} Azure VM(s) checked, disk layouts recorded")
+        booted = [s for s in servers.values() if s.get("clientStartedAt")]
+        if servers and len(booted) == len(servers):
+            self._say("fb-boot", "failback client booted on every VM (own disks attached as targets)")
+        paired = [s for s in servers.values() if s.get("userDataClearedAt")]
+        if servers and len(paired) == len(servers):
+            self._say("fb-paired", "every client paired; failback credentials cleared from userData")
         if failback.get("ready_for_launchAt"):
             self._say("fb-ready", "failback replication READY_FOR_LAUNCH")
         if failback.get("launchJobId"):
             self._say("fb-launch", "failback launch started")
         if failback.get("completedAt"):
             self._say("fb-done", "failback COMPLETED")
-        if failback.get("azureStartedAt"):
-            self._say("fb-started", "Azure VMs started")
+        if failback.get("restoredAt"):
+            self._say("fb-restored", "original OS disks back, client disks deleted, Azure VMs running")
         restore = run.get("restore") or {}
         if restore.get("at"):
-            self._say(
-                "restore",
-                f"replication restarted for {len(restore.get('replicationRestarted', []))} server(s), "
-                f"terminating {len(restore.get('terminated', []))} recovery instance(s)",
-            )
+            started = len(restore.get("replicationStarted", []))
+            self._say("restore", f"waiting for replication to return by itself (started {started} STOPPED)")
+        if restore.get("continuousAt"):
+            terminated = len(restore.get("terminated", []))
+            self._say("restore-ok", f"replication CONTINUOUS; terminating {terminated} recovery instance(s)")
         if restore.get("completedAt"):
-            self._say("restore-done", "replication CONTINUOUS again")
+            self._say("restore-done", "recovery instances terminated: back to normal")
         if run.get("status") in ("SUCCEEDED", "FAILED"):
             failure = run.get("failure") or {}
             detail = f": {failure.get('error')}: {failure.get('message')}" if failure else ""

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
 DISKS_GIB = {"db": [64, 256], "default": [64, 128]}
+LOCATION = "westeurope"
 
 
 def seed_plans(cloud: LocalCloud, plans: list[Plan]) -> None:
@@ -44,9 +45,11 @@ def _seed_plan(cloud: LocalCloud, plan: Plan) -> None:
             lag_seconds=2,
             source_server_id=server.source_server_id,
         )
+    # The failback-client image as `drctl failback-image publish` leaves it: a Gen1 gallery image version.
     image = plan.azure.failback.image_id.strip("/").split("/")
-    cloud.azure.seed_image(resource_group=image[3], name=image[-1])
-    cloud.azure.seed_resource_group(plan.azure.failback.resource_group)
+    cloud.azure.seed_gallery_image(
+        resource_group=image[3], gallery=image[7], image=image[9], version=image[11], location=LOCATION
+    )
     if plan.traffic is not None:
         _seed_zone(cloud, plan)
 

@@ -74,35 +74,42 @@ def recovery(t: Tasks) -> sfn.IChainable:
 
 
 def failback(t: Tasks) -> sfn.IChainable:
-    """Failback-client VMs in Azure, wait READY_FOR_LAUNCH, launch failback, wait COMPLETED, start the
-    Azure VMs, switch traffic back."""
+    """To the original Azure VMs: check and record their layout, boot the failback client on each (own
+    disks attached), wait READY_FOR_LAUNCH, launch failback, wait COMPLETED, restore each VM's own OS disk,
+    switch traffic back. Any failure first clears the failback credentials from the VMs' userData."""
     finish_ok, finish_failed = t.finish()
-    switch = t.catch(
-        t.run_task("Switch traffic to Azure", "switch_traffic", "$.traffic", to="azure"), finish_failed
-    )
+    clear = t.run_task("Clear failback credentials", "clear_failback_credentials", "$.cleared")
+    clear.add_catch(finish_failed, errors=["States.ALL"], result_path="$.clearError")
+    clear.next(finish_failed)
+
+    switch = t.catch(t.run_task("Switch traffic to Azure", "switch_traffic", "$.traffic", to="azure"), clear)
     switch.next(finish_ok)
-    start_vms = t.catch(t.run_task("Start Azure VMs", "start_azure_vms", "$.started"), finish_failed)
-    start_vms.next(switch)
+    restore = t.catch(t.run_task("Restore original disks", "restore_failback_vms", "$.restore"), clear)
     check_done = t.catch(
-        t.run_task("Check failback completed", "check_failback", "$.failback", want="COMPLETED"),
-        finish_failed,
+        t.run_task("Check failback completed", "check_failback", "$.failback", want="COMPLETED"), clear
     )
-    launch = t.catch(t.run_task("Start failback launch", "launch_failback", "$.launch"), finish_failed)
+    launch = t.catch(t.run_task("Start failback launch", "launch_failback", "$.launch"), clear)
     # DRS announces FAILBACK_COMPLETED with an event: wait on it (with a fallback check).
-    wait_done = t.await_drs_event("Wait for failback events", "failback", check_done, finish_failed)
+    wait_done = t.await_drs_event("Wait for failback events", "failback", check_done, clear)
     completed = sfn.Choice(t.scope, "Failback completed?")
     check_done.next(
-        completed.when(sfn.Condition.string_equals("$.failback.status", "DONE"), start_vms).otherwise(
-            wait_done
-        )
+        completed.when(
+            sfn.Condition.string_equals("$.failback.status", "DONE"),
+            t.poll_until_done("Restore", restore, "$.restore", switch),
+        ).otherwise(wait_done)
     )
     launch.next(check_done)
+    # DRS sends no event for FAILBACK_READY_FOR_LAUNCH: poll.
     check_ready = t.catch(
-        t.run_task("Check ready for launch", "check_failback", "$.failback", want="READY_FOR_LAUNCH"),
-        finish_failed,
+        t.run_task("Check ready for launch", "check_failback", "$.failback", want="READY_FOR_LAUNCH"), clear
     )
-    prepare = t.catch(t.run_task("Create failback clients", "prepare_failback", "$.prepare"), finish_failed)
-    prepare.next(t.poll_until_done("Failback replication", check_ready, "$.failback", launch))
+    boot = t.catch(t.run_task("Boot failback clients", "boot_failback_clients", "$.boot"), clear)
+    prepare = t.catch(
+        t.run_task("Check and record VM layouts", "prepare_failback", "$.prepare"), finish_failed
+    )
+    prepare.next(t.poll_until_done("Failback clients", boot, "$.boot", t.poll_until_done(
+        "Failback replication", check_ready, "$.failback", launch
+    )))  # fmt: skip
     return t.begin("failback", _refused(t)).next(prepare)
 
 

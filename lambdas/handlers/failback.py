@@ -1,117 +1,216 @@
-"""Failback from AWS to Azure through the DRS Failback Client.
+"""Failback from AWS to the plan's original Azure VMs through the DRS Failback Client.
 
-An Azure source cannot use DRS reverse replication (that is for servers that came from EC2): instead a
-VM in Azure boots the DRS Failback Client, which pulls the recovery instance's data back. Each step is
-safe to retry: VM creation is an idempotent ARM PUT, a failback launch is not repeated for instances
-already launching or done.
+An Azure source cannot use DRS reverse replication (that is for servers that came from EC2), and Azure
+cannot boot an ISO: each VM boots a disk made from the failback-client image while its own disks are
+attached as the targets, pairs unattended (the boot hook reads the failback document from userData), and
+after the failback launch gets its own OS disk back (lambdas/domain/failback.py has the rules).
+
+Every task converges: it looks at what Azure and DRS report now, takes the next step of each VM without
+waiting for it, and answers PENDING until every VM is where it should be. Retried, stopped or failed runs
+resume from the VMs' real state and the layout recorded before the first change.
 """
 
 from __future__ import annotations
 
-import math
-import time
+import os
 from datetime import timedelta
 from typing import Any, Literal
 
-from lambdas.adapters import azure_compute, drs
+from lambdas.adapters import azure_vms, drs, state_store
+from lambdas.adapters.aws import client as aws_client
+from lambdas.domain import failback as rules
 from lambdas.domain.waves import PLAN_TAG, RUN_TAG
 from lambdas.errors import FailbackFailed
-from lambdas.handlers.common import RunTask, iso, now, task
+from lambdas.handlers.common import RunContext, RunTask, iso, logger, now, task
+from lambdas.plan import Plan, Server
 
-FAILBACK_CLIENT_TAG = "drs-recovery-instance-id"
-START_WAIT_SECONDS = 240
-GIB = 1024**3
-
-
-def recovery_instances_of(run_plan: Any) -> list[dict[str, Any]]:
-    return drs.recovery_instances([s.source_server_id for s in run_plan.servers()], drill=False)
+CREDENTIAL_SECONDS = 3600  # a role session started from a role session lasts at most one hour (STS)
+PAIRED_STATES = {"FAILBACK_IN_PROGRESS", "FAILBACK_READY_FOR_LAUNCH", "FAILBACK_COMPLETED", "FAILBACK_ERROR"}
+# VM properties ARM computes; a PUT body leaves them out.
+_READ_ONLY = ("provisioningState", "instanceView", "vmId", "timeCreated")
 
 
-def disk_sizes_gib(recovery_instance: dict[str, Any]) -> list[int]:
-    """Disks of the failback VM: each at least as large as the recovery instance's (whole GiB, rounded up)."""
-    disks = (recovery_instance.get("recoveryInstanceProperties") or {}).get("disks") or []
-    sizes = [max(1, math.ceil(int(d.get("bytes", 0)) / GIB)) for d in disks]
-    if not sizes:
-        raise FailbackFailed(f"recovery instance {recovery_instance['recoveryInstanceID']} reports no disks")
-    return sizes
+def layout_key(plan: str, server: str) -> dict[str, Any]:
+    return {"pk": {"S": f"PLAN#{plan}"}, "sk": {"S": f"LAYOUT#{server}"}}
 
 
-def failback_vm_name(server_name: str) -> str:
-    return f"{server_name}-failback"
+def recovery_instances_by_server(plan: Plan) -> dict[str, dict[str, Any]]:
+    instances = drs.recovery_instances([s.source_server_id for s in plan.servers()], drill=False)
+    return {ri["sourceServerID"]: ri for ri in instances}
+
+
+def client_disk_id(server: Server) -> str:
+    vm_name = azure_vms.ResourceRef.parse(server.azure_vm_id).name
+    return azure_vms.disk_id_in(server.azure_vm_id, rules.client_disk_name(vm_name))
+
+
+def recorded_layout(plan: str, server: str) -> rules.Layout | None:
+    item = state_store.get_item(layout_key(plan, server))
+    return rules.Layout.from_document(item["layout"]) if item.get("layout") else None
 
 
 @task(RunTask)
 def prepare_handler(event: RunTask) -> dict[str, Any]:
-    """Create the failback-client VMs in Azure (not waited for: the DRS state says when they are up)."""
+    """Check that every VM can boot the failback client and receive its recovery instance's volumes,
+    then record each VM's disk layout (once: a layout recorded by an earlier run is kept). Changes
+    nothing in Azure; refuses with every problem named."""
     run = event.run
     plan = run.load_plan()
-    instances = recovery_instances_of(plan)
-    missing = {s.source_server_id for s in plan.servers()} - {ri["sourceServerID"] for ri in instances}
-    if missing:
-        names = sorted(plan.server_by_source_id(sid).name for sid in missing)
-        raise FailbackFailed(f"no recovery instance to fail back for: {', '.join(names)}")
-    failback = plan.azure.failback
-    created: dict[str, Any] = {}
-    for ri in instances:
-        server = plan.server_by_source_id(ri["sourceServerID"])
-        sizes = disk_sizes_gib(ri)
-        name = failback_vm_name(server.name)
-        try:
-            azure_compute.begin_create_failback_client(
-                plan.azure.subscription_id,
-                failback.resource_group,
-                name,
-                failback.location,
-                failback.vm_size,
-                failback.image_id,
-                failback.subnet_id,
-                sizes,
-                {FAILBACK_CLIENT_TAG: ri["recoveryInstanceID"], PLAN_TAG: plan.name, RUN_TAG: run.run_id},
-            )
-        except azure_compute.azure_errors() as exc:
-            raise azure_compute.classify(exc) from None
-        vm_id = (
-            f"/subscriptions/{plan.azure.subscription_id}/resourceGroups/{failback.resource_group}"
-            f"/providers/Microsoft.Compute/virtualMachines/{name}"
+    image_id = plan.azure.failback.image_id
+    image = azure_vms.gallery_image(image_id)
+    if not image.exists:
+        raise FailbackFailed(
+            f"azure.failback.image_id: the failback-client image {image_id} does not exist: publish it with "
+            "`drctl failback-image publish` (README, 'Failback')"
         )
-        created[ri["sourceServerID"]] = {
+    instances = recovery_instances_by_server(plan)
+    problems: list[str] = []
+    layouts: dict[str, rules.Layout] = {}
+    servers: dict[str, Any] = {}
+    for server in plan.servers():
+        ri = instances.get(server.source_server_id)
+        if ri is None:
+            problems.append(f"{server.name}: no recovery instance to fail back from")
+            continue
+        vm, _document, _generation = azure_vms.vm_now(server.azure_vm_id)
+        facts = azure_vms.boot_facts(server.azure_vm_id)
+        reasons = azure_vms.boot_problems(facts, image, plan.azure.subscription_id)
+        try:
+            layout = recorded_layout(plan.name, server.name) or rules.layout_of(vm, client_disk_id(server))
+            rules.device_mapping(ri, layout)
+        except ValueError as exc:
+            reasons.append(str(exc))
+        if reasons:
+            problems.extend(f"{server.name} ({server.azure_vm_id}): {reason}" for reason in reasons)
+            continue
+        layouts[server.name] = layout
+        servers[server.source_server_id] = {
             "name": server.name,
+            "vmId": server.azure_vm_id,
             "recoveryInstanceId": ri["recoveryInstanceID"],
-            "failbackVmId": vm_id,
-            "diskSizesGib": sizes,
+            "clientDiskId": client_disk_id(server),
         }
-    run.update_record({"failback": {"requestedAt": iso(now()), "servers": created}})
-    return {"failback_vms": len(created)}
+    if problems:
+        raise FailbackFailed("failback preflight, nothing changed: " + "; ".join(problems))
+    for name, layout in layouts.items():
+        # Recorded once, before anything changes: a later run restores exactly this.
+        state_store.put_if_absent(
+            layout_key(plan.name, name), {"layout": layout.to_document(), "runId": run.run_id}
+        )
+    run.update_record({"failback": {"requestedAt": iso(now()), "servers": servers}})
+    return {"servers": len(servers)}
 
 
-class FailbackStateInput(RunTask, frozen=True):
+@task(RunTask)
+def boot_clients_handler(event: RunTask) -> dict[str, Any]:
+    """Each VM: deallocated, client disk as OS disk, its own disks attached, failback document in userData,
+    started. PENDING until every VM runs the client."""
+    run = event.run
+    plan = run.load_plan()
+    credentials = _Credentials(run)
+    instances = recovery_instances_by_server(plan)
+    steps: dict[str, str] = {}
+    for sid, entry in _servers(run).items():
+        server = plan.server_by_source_id(sid)
+        layout = _layout(plan, server)
+        vm, document, _generation = azure_vms.vm_now(server.azure_vm_id)
+        _check_not_failed(server, vm)
+        disk, _tags = azure_vms.client_disk(entry["clientDiskId"])
+        step = rules.next_step_to_client(vm, layout, disk)
+        steps[server.name] = step
+        if step == "deallocate":
+            azure_vms.begin_power(server.azure_vm_id, "deallocate")
+        elif step == "create_client_disk":
+            tags = {rules.CLIENT_DISK_TAG: plan.name, PLAN_TAG: plan.name, RUN_TAG: run.run_id}
+            azure_vms.begin_create_disk(
+                disk.disk_id, document["location"], plan.azure.failback.image_id, tags
+            )
+        elif step == "swap_to_client":
+            body = _put_body(document)
+            body["properties"]["storageProfile"]["osDisk"] = _os_disk(document, disk.disk_id)
+            azure_vms.begin_put_vm(server.azure_vm_id, body)
+        elif step == "attach_own_os_disk":
+            mapping = rules.device_mapping(instances[sid], layout)
+            body = _put_body(document)
+            body["properties"]["storageProfile"]["dataDisks"].append(
+                {
+                    "lun": layout.own_os_disk_lun(),
+                    "createOption": "Attach",
+                    "managedDisk": {"id": layout.os_disk_id},
+                }
+            )
+            body["properties"]["userData"] = credentials.document(entry["recoveryInstanceId"], mapping)
+            azure_vms.begin_put_vm(server.azure_vm_id, body)
+        elif step == "start":
+            azure_vms.begin_power(server.azure_vm_id, "start")
+            run.update_record({f"failback.servers.{sid}.clientStartedAt": iso(now())})
+    return _converged(steps)
+
+
+class ReadyInput(RunTask, frozen=True):
     want: Literal["READY_FOR_LAUNCH", "COMPLETED"]
 
 
-@task(FailbackStateInput)
-def check_handler(event: FailbackStateInput) -> dict[str, Any]:
+@task(ReadyInput)
+def check_handler(event: ReadyInput) -> dict[str, Any]:
+    """DRS failback state of every recovery instance. While waiting for READY_FOR_LAUNCH: userData is
+    cleared on VMs whose client paired, and a client that has not paired within
+    timing.failback_pairing_minutes gets fresh credentials and a reboot."""
     run = event.run
     plan = run.load_plan()
+    servers = _servers(run)
     states = {
-        ri["recoveryInstanceID"]: (ri.get("failback") or {}).get("state", "UNKNOWN")
-        for ri in recovery_instances_of(plan)
+        ri["sourceServerID"]: (ri.get("failback") or {}).get("state", "UNKNOWN")
+        for ri in recovery_instances_by_server(plan).values()
     }
+    if event.want == "READY_FOR_LAUNCH":
+        _tend_clients(run, plan, servers, states)
     wanted = f"FAILBACK_{event.want}"
     # Once launched, an instance that was READY moves on; COMPLETED also satisfies READY_FOR_LAUNCH.
     accepted = {wanted, "FAILBACK_COMPLETED"} if event.want == "READY_FOR_LAUNCH" else {wanted}
-    errors = sorted(rid for rid, state in states.items() if state == "FAILBACK_ERROR")
+    errors = sorted(
+        servers[sid]["name"] for sid, state in states.items() if state == "FAILBACK_ERROR" and sid in servers
+    )
     if errors:
-        raise FailbackFailed(f"DRS reports FAILBACK_ERROR for recovery instances {', '.join(errors)}")
-    waiting = sorted(rid for rid, state in states.items() if state not in accepted)
+        raise FailbackFailed(f"DRS reports FAILBACK_ERROR for: {', '.join(errors)}")
+    waiting = sorted(servers[sid]["name"] for sid in servers if states.get(sid) not in accepted)
     if waiting:
         if now() - run.started_at > timedelta(minutes=plan.timing.failback_timeout_minutes):
             raise FailbackFailed(
-                f"{len(waiting)} recovery instances not {wanted} within timing.failback_timeout_minutes "
+                f"{len(waiting)} servers not {wanted} within timing.failback_timeout_minutes "
                 f"({plan.timing.failback_timeout_minutes}): {', '.join(waiting[:10])}"
             )
         return {"status": "PENDING", "waiting": len(waiting)}
     run.update_record({f"failback.{event.want.lower()}At": iso(now())})
     return {"status": "DONE", "instances": len(states)}
+
+
+def _tend_clients(run: RunContext, plan: Plan, servers: dict[str, Any], states: dict[str, str]) -> None:
+    credentials = _Credentials(run)
+    instances: dict[str, dict[str, Any]] | None = None
+    pairing = timedelta(minutes=plan.timing.failback_pairing_minutes)
+    for sid, entry in servers.items():
+        server = plan.server_by_source_id(sid)
+        if states.get(sid) in PAIRED_STATES:
+            if not entry.get("userDataClearedAt"):
+                _clear_user_data(server.azure_vm_id)
+                run.update_record({f"failback.servers.{sid}.userDataClearedAt": iso(now())})
+            continue
+        started = entry.get("clientStartedAt")
+        if started and now() - _parse(started) > pairing:
+            instances = instances or recovery_instances_by_server(plan)
+            vm, document, _generation = azure_vms.vm_now(server.azure_vm_id)
+            if vm.busy:
+                continue
+            body = _put_body(document)
+            mapping = rules.device_mapping(instances[sid], _layout(plan, server))
+            body["properties"]["userData"] = credentials.document(entry["recoveryInstanceId"], mapping)
+            azure_vms.begin_put_vm(server.azure_vm_id, body).result()
+            azure_vms.begin_power(server.azure_vm_id, "restart")
+            logger.warning(
+                "failback client did not pair: fresh credentials, restarted", extra={"server": server.name}
+            )
+            run.update_record({f"failback.servers.{sid}.clientStartedAt": iso(now())})
 
 
 @task(RunTask)
@@ -120,7 +219,7 @@ def launch_handler(event: RunTask) -> dict[str, Any]:
     plan = run.load_plan()
     ready = [
         ri["recoveryInstanceID"]
-        for ri in recovery_instances_of(plan)
+        for ri in recovery_instances_by_server(plan).values()
         if (ri.get("failback") or {}).get("state") == "FAILBACK_READY_FOR_LAUNCH"
     ]
     already = [
@@ -134,18 +233,160 @@ def launch_handler(event: RunTask) -> dict[str, Any]:
 
 
 @task(RunTask)
-def start_vms_handler(event: RunTask) -> dict[str, Any]:
-    """Boot the failed-back Azure VMs from their disks, now holding the data from AWS."""
+def restore_handler(event: RunTask) -> dict[str, Any]:
+    """Each VM: deallocated, its own OS disk and data disks exactly as recorded, userData cleared, the
+    client disk deleted, started. PENDING until every VM runs its own OS again."""
     run = event.run
-    servers = (run.record().get("failback") or {}).get("servers") or {}
-    pollers = []
-    try:
-        for entry in servers.values():
-            pollers.append(azure_compute.begin_start(entry["failbackVmId"]))
-        deadline = time.monotonic() + START_WAIT_SECONDS
-        for poller in pollers:
-            poller.result(timeout=max(1.0, deadline - time.monotonic()))
-    except azure_compute.azure_errors() as exc:
-        raise azure_compute.classify(exc) from None
-    run.update_record({"failback.azureStartedAt": iso(now())})
-    return {"started": len(pollers)}
+    plan = run.load_plan()
+    steps: dict[str, str] = {}
+    for sid, entry in _servers(run).items():
+        server = plan.server_by_source_id(sid)
+        layout = _layout(plan, server)
+        vm, document, _generation = azure_vms.vm_now(server.azure_vm_id)
+        _check_not_failed(server, vm)
+        disk, tags = azure_vms.client_disk(entry["clientDiskId"])
+        try:
+            step = rules.next_step_to_original(vm, layout, disk)
+        except ValueError as exc:
+            raise FailbackFailed(f"{server.name}: {exc}") from None
+        steps[server.name] = step
+        if step == "deallocate":
+            azure_vms.begin_power(server.azure_vm_id, "deallocate")
+        elif step in ("detach_own_os_disk", "swap_back", "clear_user_data"):
+            body = _put_body(document)
+            storage = body["properties"]["storageProfile"]
+            storage["dataDisks"] = [
+                {"lun": d.lun, "createOption": "Attach", "managedDisk": {"id": d.disk_id}}
+                for d in layout.data_disks
+            ]
+            if step == "swap_back":
+                storage["osDisk"] = _os_disk(document, layout.os_disk_id)
+            body["properties"]["userData"] = ""
+            azure_vms.begin_put_vm(server.azure_vm_id, body)
+        elif step == "delete_client_disk":
+            # Only the disk this run's image made, by name and tag: never a disk with workload data.
+            if tags.get(rules.CLIENT_DISK_TAG) != plan.name:
+                raise FailbackFailed(
+                    f"{server.name}: {disk.disk_id} is not tagged as this plan's client disk: kept"
+                )
+            azure_vms.begin_delete_disk(disk.disk_id)
+        elif step == "start":
+            azure_vms.begin_power(server.azure_vm_id, "start")
+        elif step == "done":
+            state_store.delete_item(layout_key(plan.name, server.name))
+    result = _converged(steps)
+    if result["status"] == "DONE":
+        run.update_record({"failback.restoredAt": iso(now())})
+    return result
+
+
+@task(RunTask)
+def clear_credentials_handler(event: RunTask) -> dict[str, Any]:
+    """After a failure: no failback document (credentials) stays in any VM's userData. Best effort per VM;
+    what could not be cleared is named (the credentials expire within the hour anyway)."""
+    run = event.run
+    plan = run.load_plan()
+    failed: list[str] = []
+    cleared = 0
+    for sid in _servers(run):
+        server = plan.server_by_source_id(sid)
+        try:
+            cleared += _clear_user_data(server.azure_vm_id)
+        except Exception as exc:  # report and go on with the other VMs
+            failed.append(f"{server.name}: {type(exc).__name__}")
+    run.update_record(
+        {"failback.credentialsCleared": {"at": iso(now()), "cleared": cleared, "failed": failed}}
+    )
+    return {"cleared": cleared, "failed": failed}
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+class _Credentials:
+    """Short-lived credentials of the failback-installation role, fetched once per task invocation."""
+
+    def __init__(self, run: RunContext) -> None:
+        self._run = run
+        self._issued: dict[str, str] | None = None
+
+    def document(self, recovery_instance_id: str, mapping: list[dict[str, Any]]) -> str:
+        if self._issued is None:
+            response = aws_client("sts").assume_role(
+                RoleArn=os.environ["FAILBACK_INSTALLATION_ROLE_ARN"],
+                RoleSessionName=f"failback-{self._run.run_id}"[:64],
+                DurationSeconds=CREDENTIAL_SECONDS,
+            )
+            self._issued = dict(response["Credentials"])
+        return rules.user_data_document(
+            region=os.environ["AWS_REGION"],
+            credentials=self._issued,
+            recovery_instance_id=recovery_instance_id,
+            mapping=mapping,
+            endpoint=aws_client("drs").meta.endpoint_url,
+        )
+
+
+def _servers(run: RunContext) -> dict[str, Any]:
+    servers: dict[str, Any] = (run.record().get("failback") or {}).get("servers") or {}
+    return servers
+
+
+def _layout(plan: Plan, server: Server) -> rules.Layout:
+    layout = recorded_layout(plan.name, server.name)
+    if layout is None:
+        raise FailbackFailed(f"{server.name}: no recorded disk layout: run failback again from the start")
+    return layout
+
+
+def _put_body(document: dict[str, Any]) -> dict[str, Any]:
+    properties = {k: v for k, v in document["properties"].items() if k not in _READ_ONLY}
+    storage = dict(properties["storageProfile"])
+    storage["dataDisks"] = [
+        {k: v for k, v in d.items() if k not in ("diskIOPSReadWrite", "diskMBpsReadWrite")}
+        for d in storage.get("dataDisks") or []
+    ]
+    properties["storageProfile"] = storage
+    return {"location": document["location"], "tags": document.get("tags") or {}, "properties": properties}
+
+
+def _os_disk(document: dict[str, Any], disk_id: str) -> dict[str, Any]:
+    """The OS disk entry naming another managed disk (the name changes with the disk, or ARM refuses)."""
+    current = document["properties"]["storageProfile"]["osDisk"]
+    return {
+        "osType": current.get("osType", "Linux"),
+        "name": disk_id.rsplit("/", 1)[-1],
+        "createOption": "Attach",
+        "caching": current.get("caching", "ReadWrite"),
+        "managedDisk": {"id": disk_id},
+        "deleteOption": "Detach",
+    }
+
+
+def _clear_user_data(vm_id: str) -> int:
+    document = azure_vms.vm_document(vm_id, user_data=True)
+    if not document["properties"].get("userData"):
+        return 0
+    body = _put_body(document)
+    body["properties"]["userData"] = ""
+    azure_vms.begin_put_vm(vm_id, body).result()
+    return 1
+
+
+def _check_not_failed(server: Server, vm: rules.VmNow) -> None:
+    if vm.provisioning.lower() == "failed":
+        raise FailbackFailed(
+            f"{server.name}: Azure reports provisioning state Failed for {server.azure_vm_id} (its last "
+            "operation failed): see the VM's activity log, fix it, then run failback again (it resumes)"
+        )
+
+
+def _converged(steps: dict[str, str]) -> dict[str, Any]:
+    pending = {name: step for name, step in steps.items() if step != "done"}
+    return {"status": "PENDING" if pending else "DONE", "steps": dict(sorted(pending.items())[:20])}
+
+
+def _parse(moment: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))

@@ -30,6 +30,7 @@ _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _COMPUTE = _SUB + r"/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute"
 _VM = _COMPUTE + r"/virtualMachines/(?P<name>[^/]+)"
 _LOCATION = _SUB + r"/providers/Microsoft\.Compute/locations/(?P<location>[^/]+)"
+_GALLERY_IMAGE = _COMPUTE + r"/galleries/(?P<gallery>[^/]+)/images/(?P<image>[^/]+)"
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,17 @@ class Arm:
             ("DELETE", re.compile(_VM, re.I), self._delete_vm),
             ("GET", re.compile(_VM + r"/instanceView", re.I), self._instance_view),
             ("POST", re.compile(_VM + r"/(?P<action>start|deallocate|powerOff|restart)", re.I), self._action),
+            ("GET", re.compile(_COMPUTE + r"/disks", re.I), self._list_disks),
             ("GET", re.compile(_COMPUTE + r"/disks/(?P<name>[^/]+)", re.I), self._get_disk),
+            ("PUT", re.compile(_COMPUTE + r"/disks/(?P<name>[^/]+)", re.I), self._put_disk),
+            ("DELETE", re.compile(_COMPUTE + r"/disks/(?P<name>[^/]+)", re.I), self._delete_disk),
+            ("GET", re.compile(_GALLERY_IMAGE, re.I), self._get_gallery_image),
+            (
+                "GET",
+                re.compile(_GALLERY_IMAGE + r"/versions/(?P<version>[^/]+)", re.I),
+                self._get_gallery_version,
+            ),
+            ("GET", re.compile(_LOCATION + r"/vmSizes", re.I), self._vm_sizes),
             ("GET", re.compile(_COMPUTE + r"/images/(?P<name>[^/]+)", re.I), self._get_image),
             ("GET", re.compile(_LOCATION + r"/operations/(?P<op>[^/]+)", re.I), self._operation_status),
             ("GET", re.compile(_LOCATION + r"/operationResults/(?P<op>[^/]+)", re.I), self._operation_result),
@@ -170,10 +181,7 @@ class Arm:
         return Response(200, vm)
 
     def _put_vm(self, request: Request, match: re.Match[str]) -> Response:
-        try:
-            body = json.loads(request.body or b"{}")
-        except ValueError as exc:
-            raise ArmError(400, "InvalidRequestContent", f"The request content was invalid: {exc}") from exc
+        body = _json_body(request)
         created, vm, operation = self.compute.create_or_update(match["rg"], match["name"], body)
         return Response(201 if created else 200, vm, self._lro_headers(request, operation, location=False))
 
@@ -192,6 +200,33 @@ class Arm:
 
     def _get_disk(self, request: Request, match: re.Match[str]) -> Response:
         return Response(200, self.compute.get_disk(match["rg"], match["name"]))
+
+    def _list_disks(self, request: Request, match: re.Match[str]) -> Response:
+        return Response(200, {"value": self.compute.list_disks(match["rg"])})
+
+    def _put_disk(self, request: Request, match: re.Match[str]) -> Response:
+        body = _json_body(request)
+        created, disk, operation = self.compute.create_or_update_disk(match["rg"], match["name"], body)
+        # Managed disks answer a create with 202 Accepted and poll (the disks API has no 201).
+        return Response(202 if created else 200, disk, self._lro_headers(request, operation, location=True))
+
+    def _delete_disk(self, request: Request, match: re.Match[str]) -> Response:
+        operation = self.compute.delete_disk(match["rg"], match["name"])
+        if operation is None:
+            return Response(204)
+        return Response(202, None, self._lro_headers(request, operation, location=True))
+
+    def _get_gallery_image(self, request: Request, match: re.Match[str]) -> Response:
+        return Response(200, self.compute.get_gallery_image(match["rg"], match["gallery"], match["image"]))
+
+    def _get_gallery_version(self, request: Request, match: re.Match[str]) -> Response:
+        version = self.compute.get_gallery_version(
+            match["rg"], match["gallery"], match["image"], match["version"]
+        )
+        return Response(200, version)
+
+    def _vm_sizes(self, request: Request, match: re.Match[str]) -> Response:
+        return Response(200, {"value": self.compute.vm_sizes(match["location"])})
 
     def _get_image(self, request: Request, match: re.Match[str]) -> Response:
         return Response(200, self.compute.get_image(match["rg"], match["name"]))
@@ -230,6 +265,16 @@ class Arm:
         if poll >= 1:
             return {"Retry-After": str(round(poll))}
         return {"Retry-After-Ms": str(max(1, round(poll * 1000)))}
+
+
+def _json_body(request: Request) -> dict[str, object]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError as exc:
+        raise ArmError(400, "InvalidRequestContent", f"The request content was invalid: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ArmError(400, "InvalidRequestContent", "The request content was invalid: not a JSON object.")
+    return body
 
 
 def _error(status: int, code: str, message: str) -> Response:

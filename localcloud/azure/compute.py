@@ -6,6 +6,8 @@ no background thread is needed. Reads return ARM-shaped JSON; invalid requests r
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import threading
 import time
@@ -20,11 +22,15 @@ from .model import (
     VM_TYPE,
     Disk,
     DiskRef,
+    GalleryImage,
+    GalleryImageVersion,
     Image,
     Json,
     Operation,
     VirtualMachine,
     disk_json,
+    gallery_image_json,
+    gallery_version_json,
     image_json,
     instance_view_json,
     now_iso,
@@ -33,7 +39,21 @@ from .model import (
     vm_json,
 )
 
-RECOVERY_TAG = "drs-recovery-instance-id"
+WORKLOAD = "workload"  # Disk.boots of a source VM's own OS disk (the DRS agent runs there)
+# userData: base64, at most 64 KB (Microsoft Learn, "User data for Azure Virtual Machine").
+MAX_USER_DATA_BYTES = 64 * 1024
+# Memory of the VM sizes the emulator knows (Microsoft Learn, VM size series pages).
+VM_SIZES_MB = {
+    "Standard_B1s": (1, 1024),
+    "Standard_B1ms": (1, 2048),
+    "Standard_B2s": (2, 4096),
+    "Standard_A1_v2": (1, 2048),
+    "Standard_D2s_v5": (2, 8192),
+    "Standard_D4s_v5": (4, 16384),
+    "Standard_D8s_v5": (8, 32768),
+    "Standard_E4s_v5": (4, 32768),
+}
+BootListener = Callable[[str], None]
 
 # action -> (power state while it runs, power state when done)
 _ACTIONS = {
@@ -49,11 +69,19 @@ _PREEMPTED = {
     "message": "Operation execution has been preempted by a more recent operation.",
 }
 # VM properties the emulator computes itself; anything else sent in a PUT is echoed back.
-_COMPUTED = {"hardwareProfile", "storageProfile", "provisioningState", "instanceView", "vmId", "timeCreated"}
+_COMPUTED = {
+    "hardwareProfile",
+    "storageProfile",
+    "provisioningState",
+    "instanceView",
+    "vmId",
+    "timeCreated",
+    "securityProfile",
+}
 _MARKETPLACE_UBUNTU = {
     "publisher": "Canonical",
     "offer": "0001-com-ubuntu-server-jammy",
-    "sku": "22_04-lts-gen2",
+    "sku": "22_04-lts",
     "version": "latest",
     "exactVersion": "22.04.202405140",
 }
@@ -105,7 +133,15 @@ class Compute:
         self._vms: dict[str, VirtualMachine] = {}
         self._disks: dict[str, Disk] = {}
         self._images: dict[str, Image] = {}
+        self._gallery_images: dict[str, GalleryImage] = {}
         self._operations: dict[str, Operation] = {}
+        self._boot_listeners: list[BootListener] = []
+        self._failing_actions: set[tuple[str, str]] = set()
+
+    def on_boot(self, listener: BootListener) -> None:
+        """Call listener(vm id) each time a VM boots (start, restart, create). It is called under the
+        state lock: it must only hand the work to another thread."""
+        self._boot_listeners.append(listener)
 
     # --- seeding -------------------------------------------------------------------------------
 
@@ -125,6 +161,8 @@ class Compute:
         power_state: str,
         tags: dict[str, str],
         location: str,
+        hyper_v_generation: str = "V1",
+        security_profile: Json | None = None,
     ) -> str:
         if power_state not in ("running", "stopped", "deallocated"):
             raise ValueError(f"power_state must be running, stopped or deallocated, not {power_state!r}")
@@ -158,10 +196,45 @@ class Compute:
                 "networkProfile": {"networkInterfaces": [{"id": nic_id}]},
             },
             power=power_state,
+            hyper_v_generation=hyper_v_generation,
+            security_profile=dict(security_profile) if security_profile else None,
         )
+        if hyper_v_generation == "V2":
+            vm.image_reference["sku"] = "22_04-lts-gen2"
         self._vms[vm.id.lower()] = vm
         self._materialize_disks(vm, [os_disk, *data_disks])
+        self._disks[os_disk.id.lower()].boots = WORKLOAD
+        for ref in [os_disk, *data_disks]:
+            self._disks[ref.id.lower()].content = f"{name}:{ref.name}:original"
         return vm.id
+
+    @_locked
+    def seed_gallery_image(
+        self,
+        *,
+        resource_group: str,
+        gallery: str,
+        image: str,
+        version: str,
+        location: str,
+        size_gb: int,
+        hyper_v_generation: str,
+        security_type: str | None,
+        boots: str,
+        tags: dict[str, str],
+    ) -> str:
+        """A gallery image definition (created once) with a version; returns the version's id."""
+        self._groups.add(resource_group.lower())
+        image_id = self._id(resource_group, "Microsoft.Compute/galleries", f"{gallery}/images/{image}")
+        definition = self._gallery_images.setdefault(
+            image_id.lower(),
+            GalleryImage(image_id, image, location, "Linux", hyper_v_generation, security_type),
+        )
+        version_id = f"{image_id}/versions/{version}"
+        definition.versions[version.lower()] = GalleryImageVersion(
+            version_id, version, location, size_gb, boots, dict(tags)
+        )
+        return version_id
 
     @_locked
     def seed_image(
@@ -222,14 +295,89 @@ class Compute:
         return [vm_json(vm, instance_view=True) for vm in self._vms.values()]
 
     @_locked
-    def failback_client_running(self, recovery_instance_id: str) -> bool:
-        return any(
-            vm.tags.get(RECOVERY_TAG) == recovery_instance_id
-            and "id" in vm.image_reference
-            and vm.provisioning == "Succeeded"
-            and vm.power == "running"
-            for vm in self._vms.values()
-        )
+    def list_disks(self, resource_group: str) -> list[Json]:
+        self._require_group(resource_group)
+        return [
+            disk_json(disk, self._disk_state(disk))
+            for disk in self._disks.values()
+            if f"/resourcegroups/{resource_group.lower()}/" in disk.id.lower()
+        ]
+
+    @_locked
+    def get_gallery_image(self, resource_group: str, gallery: str, image: str) -> Json:
+        return gallery_image_json(self._find_gallery_image(resource_group, gallery, image))
+
+    @_locked
+    def get_gallery_version(self, resource_group: str, gallery: str, image: str, version: str) -> Json:
+        definition = self._find_gallery_image(resource_group, gallery, image)
+        found = definition.versions.get(version.lower())
+        if found is None:
+            raise _not_found("Microsoft.Compute/galleries/images/versions", version, resource_group)
+        return gallery_version_json(found)
+
+    @_locked
+    def vm_sizes(self, location: str) -> list[Json]:
+        return [
+            {
+                "name": name,
+                "numberOfCores": cores,
+                "memoryInMB": memory,
+                "maxDataDiskCount": max(4, cores * 2),
+                "osDiskSizeInMB": 1047552,
+                "resourceDiskSizeInMB": 0,
+            }
+            for name, (cores, memory) in VM_SIZES_MB.items()
+        ]
+
+    # --- the guest's view (for the local cloud's emulated guests and DRS) ---------------------
+
+    @_locked
+    def guest(self, vm_id: str) -> Json | None:
+        """What runs in a VM now: None unless it is running; else its boot disk and data disks by LUN."""
+        vm = self._vms.get(vm_id.lower())
+        if vm is None or vm.power != "running" or vm.provisioning == "Creating":
+            return None
+        os_disk = self._disks.get(vm.os_disk.id.lower())
+        return {
+            "vmId": vm.vm_id,
+            "resourceId": vm.id,
+            "name": vm.name,
+            "location": vm.location,
+            "osDisk": {"id": vm.os_disk.id, "boots": os_disk.boots if os_disk else None},
+            "dataDisks": [
+                {"lun": ref.lun, "id": ref.id, "sizeGB": self._disks[ref.id.lower()].size_gb}
+                for ref in vm.data_disks
+                if ref.id.lower() in self._disks
+            ],
+            "userData": vm.user_data or "",
+        }
+
+    @_locked
+    def user_data_of(self, vm_id: str) -> str:
+        return self._vms[vm_id.lower()].user_data or ""
+
+    @_locked
+    def guest_by_vm_uuid(self, vm_uuid: str) -> Json | None:
+        vm = next((v for v in self._vms.values() if v.vm_id == vm_uuid), None)
+        return None if vm is None else self.guest(vm.id)
+
+    @_locked
+    def disk_content(self, disk_id: str) -> tuple[str, str | None]:
+        disk = self._disks[disk_id.lower()]
+        return disk.content, disk.boots
+
+    @_locked
+    def write_disk(self, disk_id: str, content: str, boots: str | None) -> None:
+        """What a guest writing a whole disk leaves on it (the DRS Failback Client restoring a volume)."""
+        disk = self._disks[disk_id.lower()]
+        disk.content, disk.boots = content, boots
+
+    @_locked
+    def guest_reboot(self, vm_id: str) -> None:
+        """The guest reboots itself: the VM stays running and boots whatever its OS disk holds."""
+        vm = self._vms.get(vm_id.lower())
+        if vm is not None and vm.power == "running":
+            self._booted(vm)
 
     # --- writes (each returns the Operation that completes it) --------------------------------
 
@@ -247,10 +395,44 @@ class Compute:
         transient, final = _ACTIONS[action]
         if vm.power in _NO_OP_FROM.get(action, set()):
             transient = final = vm.power
+        booting = final == "running" and (vm.power != "running" or action == "restart")
+        before = vm.power
         vm.set_state(provisioning="Updating", power=transient)
-        return self._begin(
-            vm, self.timing.operation, lambda: vm.set_state(provisioning="Succeeded", power=final)
-        )
+        failing = (vm.id.lower(), action) in self._failing_actions
+
+        def done() -> None:
+            if failing:
+                # The operation fails: the VM stays as it was and reports provisioning Failed.
+                self._failing_actions.discard((vm.id.lower(), action))
+                vm.set_state(provisioning="Failed", power=before)
+                raise _OperationFailed(
+                    {
+                        "code": "InternalExecutionError",
+                        "message": f"Operation '{action}' failed (injected fault).",
+                    }
+                )
+            vm.set_state(provisioning="Succeeded", power=final)
+            if booting:
+                self._booted(vm)
+
+        return self._begin(vm, self.timing.operation, done)
+
+    @_locked
+    def fail_next_action(self, vm_id: str, action: str) -> None:
+        self._failing_actions.add((vm_id.lower(), action))
+
+    @_locked
+    def reconfigure(self, vm_id: str, hyper_v_generation: str, security_profile: Json | None) -> None:
+        vm = self._vms[vm_id.lower()]
+        vm.hyper_v_generation, vm.security_profile = hyper_v_generation, security_profile
+        disk = self._disks.get(vm.os_disk.id.lower())
+        if disk is not None:
+            disk.hyper_v_generation = hyper_v_generation
+
+    @_locked
+    def remove_gallery_version(self, version_id: str) -> None:
+        parent, _, version = version_id.rstrip("/").rpartition("/versions/")
+        self._gallery_images[parent.lower()].versions.pop(version.lower())
 
     @_locked
     def create_or_update(self, resource_group: str, name: str, body: Json) -> tuple[bool, Json, Operation]:
@@ -290,6 +472,99 @@ class Compute:
 
         return self._begin(vm, self.timing.operation, done)
 
+    @_locked
+    def create_or_update_disk(
+        self, resource_group: str, name: str, body: Json
+    ) -> tuple[bool, Json, Operation]:
+        """PUT a managed disk: Empty (diskSizeGB) or FromImage of a gallery image version."""
+        self._require_group(resource_group)
+        disk_id = self._id(resource_group, DISK_TYPE, name)
+        existing = self._disks.get(disk_id.lower())
+        location = body.get("location")
+        if not location:
+            raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+        properties: Json = body.get("properties") or {}
+        creation: Json = properties.get("creationData") or {}
+        if existing is not None:
+            # Creation data cannot change; tags and a larger size can (an unattached disk only grows).
+            if dict(creation) and creation.get("createOption") != existing.creation_data.get("createOption"):
+                raise _invalid("Changing property 'creationData' is not allowed.")
+            existing.tags = dict(body.get("tags") or existing.tags)
+            return False, disk_json(existing, self._disk_state(existing)), self._settled_operation(location)
+        option = str(creation.get("createOption", "")).lower()
+        size = properties.get("diskSizeGB")
+        boots: str | None = None
+        os_type = generation = None
+        if option == "empty":
+            if not size:
+                raise _invalid("Required parameter 'diskSizeGB' is missing (null).")
+        elif option == "fromimage":
+            reference = creation.get("galleryImageReference") or {}
+            if not reference.get("id"):
+                # A managed image (Microsoft.Compute/images) is not a disk source: FromImage takes a
+                # platform image or a gallery image (Microsoft Learn, DiskCreateOption.FromImage).
+                raise _invalid(
+                    "Required parameter 'creationData.galleryImageReference' is missing (null)."
+                    if not creation.get("imageReference")
+                    else "A managed disk can only be created from a platform or gallery image."
+                )
+            definition, version = self._gallery_version(str(reference["id"]), location)
+            if size is not None and int(size) < version.size_gb:
+                raise ArmError(
+                    400,
+                    "InvalidParameter",
+                    f"Disk size {size} GB is smaller than the size {version.size_gb} GB of the image.",
+                )
+            size = int(size or version.size_gb)
+            boots, os_type, generation = version.boots, definition.os_type, definition.hyper_v_generation
+        else:
+            raise _invalid("The emulator supports creationData.createOption 'Empty' and 'FromImage' only.")
+        disk = Disk(
+            id=disk_id,
+            name=name,
+            location=location,
+            size_gb=int(size),
+            creation_data=dict(creation),
+            managed_by=None,
+            sku=(body.get("sku") or {}).get("name") or "Premium_LRS",
+            os_type=os_type,
+            hyper_v_generation=generation,
+            tags=dict(body.get("tags") or {}),
+            content=boots or "",
+            boots=boots,
+            provisioning="Creating",
+        )
+        self._disks[disk_id.lower()] = disk
+
+        def done() -> None:
+            disk.provisioning = "Succeeded"
+
+        operation = Operation(str(uuid.uuid4()), location, self._clock() + self.timing.operation, done)
+        self._operations[operation.id] = operation
+        return True, disk_json(disk, self._disk_state(disk)), operation
+
+    @_locked
+    def delete_disk(self, resource_group: str, name: str) -> Operation | None:
+        """Delete an unattached disk; None when there is none (204)."""
+        self._require_group(resource_group)
+        key = self._id(resource_group, DISK_TYPE, name).lower()
+        disk = self._disks.get(key)
+        if disk is None:
+            return None
+        if disk.managed_by:
+            raise ArmError(
+                409,
+                "OperationNotAllowed",
+                f"Disk {disk.name} is attached to VM {disk.managed_by}.",
+            )
+
+        def done() -> None:
+            self._disks.pop(key, None)
+
+        operation = Operation(str(uuid.uuid4()), disk.location, self._clock() + self.timing.operation, done)
+        self._operations[operation.id] = operation
+        return operation
+
     # --- internals -----------------------------------------------------------------------------
 
     def _create(self, resource_group: str, name: str, body: Json) -> tuple[VirtualMachine, Operation]:
@@ -300,18 +575,34 @@ class Compute:
         size = (properties.get("hardwareProfile") or {}).get("vmSize")
         if not size:
             raise _invalid("Required parameter 'hardwareProfile.vmSize' is missing (null).")
+        network: Json = properties.get("networkProfile") or {}
+        if not (network.get("networkInterfaces") or network.get("networkInterfaceConfigurations")):
+            raise _invalid("Required parameter 'networkProfile' is missing (null).")
         storage: Json = properties.get("storageProfile") or {}
         image_reference: Json | None = storage.get("imageReference")
         if not image_reference:
             raise _invalid("Required parameter 'storageProfile.imageReference' is missing (null).")
         image = self._image_for(image_reference, location)
+        # A generalized image needs the provisioning settings of the new OS (ARM: InvalidParameter).
+        if not properties.get("osProfile"):
+            raise _invalid("Required parameter 'osProfile' is missing (null).")
         os_body: Json = storage.get("osDisk") or {}
         if str(os_body.get("createOption", "FromImage")).lower() != "fromimage":
             raise _invalid("The emulator supports osDisk.createOption 'FromImage' only.")
+        image_gb = image.os_disk_gb if image else 30
+        os_gb = int(os_body.get("diskSizeGB") or image_gb)
+        if os_gb < image_gb:
+            # Microsoft Learn, "Understand common error messages" (virtual-machines/error-messages).
+            raise ArmError(
+                409,
+                "OperationNotAllowed",
+                f"Disk with size {os_gb}GB, which is smaller than the size {image_gb}GB of corresponding "
+                "disk in Image, is not allowed. Please choose equal or greater size or do not specify it.",
+            )
         os_disk = self._disk_ref(
             resource_group,
             os_body.get("name") or f"{name}_OsDisk_1_{uuid.uuid4().hex}",
-            int(os_body.get("diskSizeGB") or (image.os_disk_gb if image else 30)),
+            os_gb,
             "FromImage",
             delete_option=os_body.get("deleteOption") or "Detach",
             sku=(os_body.get("managedDisk") or {}).get("storageAccountType") or "Premium_LRS",
@@ -326,34 +617,56 @@ class Compute:
             tags=dict(body.get("tags") or {}),
             image_reference=dict(image_reference),
             os_disk=os_disk,
-            data_disks=self._new_data_disks(resource_group, name, storage.get("dataDisks") or [], set()),
+            data_disks=[],
             properties=_echoed(properties),
-            user_data=properties.get("userData"),
+            user_data=_checked_user_data(properties.get("userData")),
             provisioning="Creating",
             power="starting",
+            hyper_v_generation=image.hyper_v_generation if image else "V1",
+            security_profile=properties.get("securityProfile"),
         )
+        vm.data_disks = self._desired_data_disks(vm, storage.get("dataDisks") or [])
         self._vms[vm.id.lower()] = vm
 
         def done() -> None:
             vm.set_state(provisioning="Succeeded", power="running")
-            self._materialize_disks(vm, [vm.os_disk, *vm.data_disks])
+            self._materialize_disks(
+                vm, [vm.os_disk, *[d for d in vm.data_disks if d.create_option != "Attach"]]
+            )
+            self._booted(vm)
 
         return vm, self._begin(vm, self.timing.create, done)
 
     def _update(self, vm: VirtualMachine, body: Json) -> Operation:
-        """PUT on an existing VM: tags, size, userData, other properties and added data disks."""
+        """PUT on an existing VM: the body is the VM as wanted. Validates everything before changing
+        anything: an OS-disk swap, attached and detached data disks, userData, tags, size."""
         properties: Json = body.get("properties") or {}
-        attached = {disk.lun for disk in vm.data_disks if disk.lun is not None}
-        bodies = (properties.get("storageProfile") or {}).get("dataDisks") or []
-        added = self._new_data_disks(vm.resource_group, vm.name, bodies, attached)  # validates first
+        storage: Json = properties.get("storageProfile") or {}
+        new_os = self._os_disk_swap(vm, storage.get("osDisk") or {})
+        data_disks = self._desired_data_disks(vm, storage.get("dataDisks") or [], new_os)
+        user_data = _checked_user_data(properties["userData"]) if "userData" in properties else vm.user_data
+        size = (properties.get("hardwareProfile") or {}).get("vmSize") or vm.size
+        if size != vm.size and vm.power not in ("deallocated", "stopped"):
+            pass  # resizing a running VM is allowed for sizes available on its cluster
+        # All checks passed: apply.
+        previous = {ref.id.lower() for ref in [vm.os_disk, *vm.data_disks]}
+        if new_os is not None:
+            vm.os_disk = new_os
+        vm.data_disks = data_disks
+        current = {ref.id.lower() for ref in [vm.os_disk, *vm.data_disks]}
+        for key in previous - current:
+            if key in self._disks:
+                self._disks[key].managed_by = None
+        for ref in [vm.os_disk, *vm.data_disks]:
+            if ref.id.lower() in self._disks:
+                self._disks[ref.id.lower()].managed_by = vm.id
         vm.tags = dict(body.get("tags") or {})
-        vm.size = (properties.get("hardwareProfile") or {}).get("vmSize") or vm.size
-        if "userData" in properties:
-            vm.user_data = properties["userData"]
+        vm.size = size
+        vm.user_data = user_data
         vm.properties.update(_echoed(properties))
-        vm.data_disks.extend(added)
         self._preempt(vm)
         vm.set_state(provisioning="Updating")
+        added = [ref for ref in vm.data_disks if ref.id.lower() not in self._disks]
 
         def done() -> None:
             vm.set_state(provisioning="Succeeded")
@@ -361,35 +674,151 @@ class Compute:
 
         return self._begin(vm, self.timing.operation, done)
 
-    def _new_data_disks(
-        self, resource_group: str, vm_name: str, bodies: list[Json], attached: set[int]
+    def _os_disk_swap(self, vm: VirtualMachine, os_body: Json) -> DiskRef | None:
+        """The new OS disk when the PUT names another managed disk; None when it keeps its own."""
+        wanted = str((os_body.get("managedDisk") or {}).get("id") or "")
+        if not wanted or wanted.lower() == vm.os_disk.id.lower():
+            return None
+        # OS disk swap: "the VM must be stopped/deallocated" (Microsoft Learn, "Change the OS disk used by
+        # an Azure VM"); same generation and OS type as the VM.
+        if vm.power != "deallocated":
+            raise ArmError(
+                409,
+                "OperationNotAllowed",
+                f"Changing property 'osDisk.managedDisk.id' is not allowed because VM '{vm.name}' is "
+                f"{vm.power}. Deallocate the VM before swapping its OS disk.",
+            )
+        disk = self._disks.get(wanted.lower())
+        if disk is None:
+            raise ArmError(404, "NotFound", f"Disk {wanted} could not be found.")
+        self._check_attachable(vm, disk)
+        if disk.hyper_v_generation and disk.hyper_v_generation != vm.hyper_v_generation:
+            raise ArmError(
+                409,
+                "PropertyChangeNotAllowed",
+                "Swapping OS Disk is not supported since HyperVisor property on the OSDisk and VM do not "
+                "match. Please make sure the HyperVisor property on the OSDisk is HyperVisor Generation "
+                f"'{vm.hyper_v_generation}'",
+            )
+        if disk.os_type is None:
+            raise _invalid(f"Disk {disk.name} has no osType and cannot be used as an OS disk.")
+        return DiskRef(
+            disk.id,
+            disk.name,
+            disk.size_gb,
+            "Attach",
+            delete_option=os_body.get("deleteOption") or "Detach",
+            sku=disk.sku,
+            caching=os_body.get("caching") or "ReadWrite",
+        )
+
+    def _desired_data_disks(
+        self, vm: VirtualMachine, bodies: list[Json], new_os: DiskRef | None = None
     ) -> list[DiskRef]:
+        """The data disks a PUT asks for: kept, attached (Attach + managedDisk.id) or new (Empty).
+        Disks of the VM not listed are detached."""
+        current = {ref.id.lower(): ref for ref in vm.data_disks}
+        os_id = (new_os or vm.os_disk).id.lower()
         refs: list[DiskRef] = []
         for body in bodies:
             lun = body.get("lun")
             if not isinstance(lun, int):
                 raise _invalid("Required parameter 'dataDisk.lun' is missing (null).")
-            if lun in attached:
-                continue
             if lun in {ref.lun for ref in refs}:
                 raise _invalid(f"A disk at LUN {lun} already exists.")
-            if str(body.get("createOption", "")).lower() != "empty":
-                raise _invalid("The emulator supports dataDisks createOption 'Empty' only.")
-            if not body.get("diskSizeGB"):
-                raise _invalid("Required parameter 'dataDisk.diskSizeGB' is missing (null).")
-            refs.append(
-                self._disk_ref(
-                    resource_group,
-                    body.get("name") or f"{vm_name}_disk{lun + 2}_{uuid.uuid4().hex}",
-                    int(body["diskSizeGB"]),
-                    "Empty",
-                    lun=lun,
-                    delete_option=body.get("deleteOption") or "Detach",
-                    sku=(body.get("managedDisk") or {}).get("storageAccountType") or "Premium_LRS",
-                    caching=body.get("caching") or "None",
+            option = str(body.get("createOption", "")).lower()
+            disk_id = str((body.get("managedDisk") or {}).get("id") or "")
+            if disk_id and disk_id.lower() in current:
+                kept = current[disk_id.lower()]
+                refs.append(DiskRef(**{**kept.__dict__, "lun": lun}))
+                continue
+            if option == "attach":
+                disk = self._disks.get(disk_id.lower()) if disk_id else None
+                if disk is None:
+                    raise ArmError(
+                        404, "NotFound", f"Disk {disk_id or '(no managedDisk.id)'} could not be found."
+                    )
+                if disk.id.lower() == os_id:
+                    raise _invalid(f"Disk {disk.name} cannot be both the OS disk and a data disk of a VM.")
+                self._check_attachable(vm, disk)
+                refs.append(
+                    DiskRef(
+                        disk.id,
+                        disk.name,
+                        disk.size_gb,
+                        "Attach",
+                        lun=lun,
+                        delete_option=body.get("deleteOption") or "Detach",
+                        sku=disk.sku,
+                        caching=body.get("caching") or "None",
+                    )
                 )
-            )
+            elif option == "empty":
+                if not body.get("diskSizeGB"):
+                    raise _invalid("Required parameter 'dataDisk.diskSizeGB' is missing (null).")
+                refs.append(
+                    self._disk_ref(
+                        vm.resource_group,
+                        body.get("name") or f"{vm.name}_disk{lun + 2}_{uuid.uuid4().hex}",
+                        int(body["diskSizeGB"]),
+                        "Empty",
+                        lun=lun,
+                        delete_option=body.get("deleteOption") or "Detach",
+                        sku=(body.get("managedDisk") or {}).get("storageAccountType") or "Premium_LRS",
+                        caching=body.get("caching") or "None",
+                    )
+                )
+            else:
+                raise _invalid(
+                    f"Data disk at LUN {lun}: createOption must be 'Attach' (with managedDisk.id) or 'Empty'."
+                )
         return refs
+
+    def _check_attachable(self, vm: VirtualMachine, disk: Disk) -> None:
+        if disk.managed_by and disk.managed_by.lower() != vm.id.lower():
+            raise ArmError(
+                409,
+                "ConflictingUserInput",
+                f"Disk '{disk.id}' cannot be attached as the disk is already owned by VM "
+                f"'{disk.managed_by}'.",
+            )
+        if disk.provisioning != "Succeeded":
+            raise ArmError(409, "OperationNotAllowed", f"Disk {disk.name} is still being created.")
+        if disk.location.lower() != vm.location.lower():
+            raise _invalid(f"Disk {disk.name} is in {disk.location}, VM {vm.name} in {vm.location}.")
+
+    def _gallery_version(self, version_id: str, location: str) -> tuple[GalleryImage, GalleryImageVersion]:
+        parent, _, version = version_id.rstrip("/").rpartition("/versions/")
+        definition = self._gallery_images.get(parent.lower())
+        found = definition.versions.get(version.lower()) if definition else None
+        if definition is None or found is None:
+            raise ArmError(404, "NotFound", f"The gallery image version '{version_id}' could not be found.")
+        if _region(found.location) != _region(location):
+            raise ArmError(
+                404,
+                "NotFound",
+                f"The gallery image version '{version_id}' is not replicated to '{location}'.",
+            )
+        return definition, found
+
+    def _find_gallery_image(self, resource_group: str, gallery: str, image: str) -> GalleryImage:
+        self._require_group(resource_group)
+        image_id = self._id(resource_group, "Microsoft.Compute/galleries", f"{gallery}/images/{image}")
+        definition = self._gallery_images.get(image_id.lower())
+        if definition is None:
+            raise _not_found(
+                "Microsoft.Compute/galleries/images", f"{gallery}/images/{image}", resource_group
+            )
+        return definition
+
+    def _settled_operation(self, location: str) -> Operation:
+        operation = Operation(str(uuid.uuid4()), location, self._clock(), lambda: None)
+        self._operations[operation.id] = operation
+        return operation
+
+    def _booted(self, vm: VirtualMachine) -> None:
+        for listener in self._boot_listeners:
+            listener(vm.id)
 
     def _image_for(self, reference: Json, location: str) -> Image | None:
         """The custom image a reference names (None for a marketplace reference)."""
@@ -408,6 +837,9 @@ class Compute:
 
     def _materialize_disks(self, vm: VirtualMachine, refs: list[DiskRef]) -> None:
         for ref in refs:
+            if ref.id.lower() in self._disks:
+                self._disks[ref.id.lower()].managed_by = vm.id
+                continue
             if ref.lun is not None:
                 creation: Json = {"createOption": "Empty"}
             elif "id" in vm.image_reference:
@@ -423,6 +855,7 @@ class Compute:
                 managed_by=vm.id,
                 sku=ref.sku,
                 os_type="Linux" if ref.lun is None else None,
+                hyper_v_generation=vm.hyper_v_generation if ref.lun is None else None,
             )
 
     def _disk_state(self, disk: Disk) -> str:
@@ -454,7 +887,10 @@ class Compute:
         due = [op for op in self._operations.values() if op.status == "InProgress" and op.due <= now]
         for operation in sorted(due, key=lambda op: op.due):
             operation.status, operation.end_time = "Succeeded", now_iso()
-            operation.on_done()
+            try:
+                operation.on_done()
+            except _OperationFailed as failed:
+                operation.status, operation.error = "Failed", failed.error
 
     def _check_can_change(self, vm: VirtualMachine, operation: str) -> None:
         if vm.provisioning == "Deleting":
@@ -496,6 +932,28 @@ def _echoed(properties: Json) -> Json:
             k: v for k, v in echoed["osProfile"].items() if k not in ("adminPassword", "customData")
         }
     return echoed
+
+
+class _OperationFailed(Exception):
+    def __init__(self, error: Json) -> None:
+        super().__init__(error["message"])
+        self.error = error
+
+
+def _checked_user_data(value: Any) -> str | None:
+    """userData as ARM accepts it: base64 text of at most 64 KB decoded; "" clears it."""
+    if value is None or value == "":
+        return None if value is None else ""
+    try:
+        decoded = base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        raise _invalid("The value of parameter 'userData' is invalid: it must be base64 encoded.") from None
+    if len(decoded) > MAX_USER_DATA_BYTES:
+        raise _invalid(
+            f"The value of parameter 'userData' is invalid: {len(decoded)} bytes exceed the limit of "
+            f"{MAX_USER_DATA_BYTES} bytes."
+        )
+    return str(value)
 
 
 def _region(location: str) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 from .arm import Arm, Fault
 from .compute import AzureTiming, Compute
 from .entra import Entra, Tokens
+from .imds import Imds
 from .server import Request, Response, TlsHttpServer
 from .tls import make_loopback_pki, server_context
 
@@ -49,6 +50,7 @@ class AzureEmulator:
         self._log: list[tuple[str, str, int]] = []
         self._log_lock = threading.Lock()
         self._server: TlsHttpServer | None = None
+        self._imds = TlsHttpServer(Imds(self._compute).handle, None)
         self._tmp: Path | None = None
         self._ca_path: Path | None = None
 
@@ -62,9 +64,11 @@ class AzureEmulator:
         self._ca_path = files.ca_path
         self._server = TlsHttpServer(self._handle, server_context(files))
         self._server.start()
+        self._imds.start()
         return self
 
     def stop(self) -> None:
+        self._imds.stop()
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -120,9 +124,13 @@ class AzureEmulator:
         power_state: str = "running",
         tags: dict[str, str] | None = None,
         location: str = "westeurope",
+        hyper_v_generation: str = "V1",
+        security_profile: dict[str, Any] | None = None,
     ) -> str:
         """Add a provisioned VM (marketplace image, managed disks); returns its ARM resource id."""
         return self._compute.seed_vm(
+            hyper_v_generation=hyper_v_generation,
+            security_profile=security_profile,
             resource_group=resource_group,
             name=name,
             size=size,
@@ -158,12 +166,68 @@ class AzureEmulator:
         """The VM as ARM returns it with $expand=instanceView. KeyError if there is none."""
         return self._compute.vm_by_id(vm_id)
 
+    def user_data(self, vm_id: str) -> str:
+        """The VM's userData (base64; "" when none)."""
+        return self._compute.user_data_of(vm_id)
+
     def vms(self) -> list[dict[str, Any]]:
         return self._compute.all_vms()
 
-    def failback_client_running(self, recovery_instance_id: str) -> bool:
-        """True when a VM tagged drs-recovery-instance-id=<id>, created from an image, is running."""
-        return self._compute.failback_client_running(recovery_instance_id)
+    def seed_gallery_image(
+        self,
+        resource_group: str,
+        gallery: str,
+        image: str,
+        version: str = "1.0.0",
+        location: str = "westeurope",
+        size_gb: int = 8,
+        hyper_v_generation: str = "V1",
+        security_type: str | None = None,
+        boots: str = "drs-failback-client",
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Add a Compute Gallery image version (its definition too); returns the version's id. `boots`
+        names what a disk made from it boots (the local cloud runs a guest for it)."""
+        return self._compute.seed_gallery_image(
+            resource_group=resource_group,
+            gallery=gallery,
+            image=image,
+            version=version,
+            location=location,
+            size_gb=size_gb,
+            hyper_v_generation=hyper_v_generation,
+            security_type=security_type,
+            boots=boots,
+            tags=dict(tags or {}),
+        )
+
+    def disks(self, resource_group: str) -> list[dict[str, Any]]:
+        return self._compute.list_disks(resource_group)
+
+    # --- guests: what runs inside the VMs ------------------------------------------------------
+
+    def on_boot(self, listener: Any) -> None:
+        """listener(vm id) on every boot; called under the state lock, so it must only hand work off."""
+        self._compute.on_boot(listener)
+
+    def guest(self, vm_id: str) -> dict[str, Any] | None:
+        """What a running VM has booted (see Compute.guest); None when it is not running."""
+        return self._compute.guest(vm_id)
+
+    def disk_content(self, disk_id: str) -> tuple[str, str | None]:
+        """(data label, what it boots) of a disk: the emulator's stand-in for its bytes."""
+        return self._compute.disk_content(disk_id)
+
+    def write_disk(self, disk_id: str, content: str, boots: str | None) -> None:
+        self._compute.write_disk(disk_id, content, boots)
+
+    def guest_reboot(self, vm_id: str) -> None:
+        self._compute.guest_reboot(vm_id)
+
+    def imds_url(self, vm_id: str) -> str:
+        """The Instance Metadata Service base URL a guest of this VM uses."""
+        vm = self._compute.vm_by_id(vm_id)
+        return f"http://127.0.0.1:{self._imds.port}/guest/{vm['properties']['vmId']}"
 
     @property
     def request_log(self) -> list[tuple[str, str, int]]:
@@ -193,6 +257,20 @@ class AzureEmulator:
         """The configured client secret stops working (401 invalid_client, AADSTS7000215).
         Returns the new secret. Tokens already issued stay valid, as in Entra."""
         return self._entra.rotate_secret()
+
+    def fail_next_action(self, vm_id: str, action: str) -> None:
+        """The next `action` (start, deallocate, ...) on this VM fails: its operation ends Failed and the
+        VM reports provisioning state Failed, as when Azure cannot complete it."""
+        self._compute.fail_next_action(vm_id, action)
+
+    def reconfigure_vm(
+        self, vm_id: str, hyper_v_generation: str, security_profile: dict[str, Any] | None = None
+    ) -> None:
+        """Make a seeded VM another generation or security type (a Trusted Launch VM, say)."""
+        self._compute.reconfigure(vm_id, hyper_v_generation, security_profile)
+
+    def remove_gallery_image_version(self, version_id: str) -> None:
+        self._compute.remove_gallery_version(version_id)
 
     def clear_faults(self) -> None:
         """Drop pending ARM faults, listen again if unreachable, and restore the configured secret."""

@@ -13,6 +13,8 @@ Json = dict[str, Any]
 VM_TYPE = "Microsoft.Compute/virtualMachines"
 DISK_TYPE = "Microsoft.Compute/disks"
 IMAGE_TYPE = "Microsoft.Compute/images"
+GALLERY_IMAGE_TYPE = "Microsoft.Compute/galleries/images"
+GALLERY_VERSION_TYPE = "Microsoft.Compute/galleries/images/versions"
 
 _POWER_DISPLAY = {
     "starting": "VM starting",
@@ -58,6 +60,13 @@ class Disk:
     managed_by: str | None
     sku: str = "Premium_LRS"
     os_type: str | None = None
+    hyper_v_generation: str | None = None  # V1 | V2, for OS disks
+    tags: dict[str, str] = field(default_factory=dict)
+    # What the emulated disk holds: a label for its data, and which software boots from it (None: not
+    # bootable). Guests and the DRS emulator read and write these, standing in for the bytes on a disk.
+    content: str = ""
+    boots: str | None = None
+    provisioning: str = "Succeeded"
     unique_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     time_created: str = field(default_factory=now_iso)
 
@@ -68,6 +77,30 @@ class Image:
     name: str
     location: str
     os_disk_gb: int
+    tags: dict[str, str]
+    hyper_v_generation: str = "V1"
+
+
+@dataclass
+class GalleryImage:
+    """A Compute Gallery image definition with one or more versions (an OS disk each)."""
+
+    id: str
+    name: str
+    location: str
+    os_type: str
+    hyper_v_generation: str
+    security_type: str | None  # None (Standard) | TrustedLaunchSupported | TrustedLaunch ...
+    versions: dict[str, GalleryImageVersion] = field(default_factory=dict)  # lower-case name ->
+
+
+@dataclass
+class GalleryImageVersion:
+    id: str
+    name: str
+    location: str
+    size_gb: int
+    boots: str  # what a disk made from it boots (see Disk.boots)
     tags: dict[str, str]
 
 
@@ -84,6 +117,8 @@ class VirtualMachine:
     data_disks: list[DiskRef]
     properties: Json = field(default_factory=dict)  # other properties, echoed as sent (osProfile, ...)
     user_data: str | None = None
+    hyper_v_generation: str = "V1"
+    security_profile: Json | None = None
     provisioning: str = "Succeeded"  # Creating | Updating | Deleting | Succeeded
     power: str = "running"  # a key of _POWER_DISPLAY
     pending_operation: str | None = None
@@ -127,8 +162,10 @@ def vm_json(vm: VirtualMachine, *, instance_view: bool = False, user_data: bool 
     }
     if instance_view:
         properties["instanceView"] = instance_view_json(vm)
-    if user_data and vm.user_data is not None:
+    if user_data and vm.user_data:
         properties["userData"] = vm.user_data
+    if vm.security_profile:
+        properties["securityProfile"] = dict(vm.security_profile)
     return {
         "name": vm.name,
         "id": vm.id,
@@ -165,7 +202,7 @@ def instance_view_json(vm: VirtualMachine) -> Json:
             }
             for disk in [vm.os_disk, *vm.data_disks]
         ],
-        "hyperVGeneration": "V2",
+        "hyperVGeneration": vm.hyper_v_generation,
         "statuses": statuses,
     }
     if vm.power == "running":
@@ -187,13 +224,16 @@ def disk_json(disk: Disk, disk_state: str) -> Json:
         "diskState": disk_state,
     }
     if disk.os_type:
-        properties.update(osType=disk.os_type, hyperVGeneration="V2")
+        properties["osType"] = disk.os_type
+    if disk.hyper_v_generation:
+        properties["hyperVGeneration"] = disk.hyper_v_generation
+    properties["provisioningState"] = disk.provisioning
     body: Json = {
         "name": disk.name,
         "id": disk.id,
         "type": DISK_TYPE,
         "location": disk.location,
-        "tags": {},
+        "tags": dict(disk.tags),
         "sku": {"name": disk.sku, "tier": disk.sku.split("_")[0]},
         "properties": properties,
     }
@@ -222,7 +262,41 @@ def image_json(image: Image) -> Json:
                 "zoneResilient": False,
             },
             "provisioningState": "Succeeded",
-            "hyperVGeneration": "V2",
+            "hyperVGeneration": image.hyper_v_generation,
+        },
+    }
+
+
+def gallery_image_json(image: GalleryImage) -> Json:
+    properties: Json = {
+        "osType": image.os_type,
+        "osState": "Generalized",
+        "hyperVGeneration": image.hyper_v_generation,
+        "identifier": {"publisher": "local", "offer": "local", "sku": image.name},
+        "provisioningState": "Succeeded",
+    }
+    if image.security_type:
+        properties["features"] = [{"name": "SecurityType", "value": image.security_type}]
+    return {
+        "name": image.name,
+        "id": image.id,
+        "type": GALLERY_IMAGE_TYPE,
+        "location": image.location,
+        "properties": properties,
+    }
+
+
+def gallery_version_json(version: GalleryImageVersion) -> Json:
+    return {
+        "name": version.name,
+        "id": version.id,
+        "type": GALLERY_VERSION_TYPE,
+        "location": version.location,
+        "tags": dict(version.tags),
+        "properties": {
+            "publishingProfile": {"targetRegions": [{"name": version.location, "regionalReplicaCount": 1}]},
+            "storageProfile": {"osDiskImage": {"sizeInGB": version.size_gb, "hostCaching": "ReadWrite"}},
+            "provisioningState": "Succeeded",
         },
     }
 

@@ -40,15 +40,17 @@ class Response:
     status: int
     body: Any = None  # JSON-serialisable; None sends no body
     headers: dict[str, str] = field(default_factory=dict)
+    text: str | None = None  # a text/plain body instead of JSON
 
 
 App = Callable[[Request], Response]
 
 
 class TlsHttpServer:
-    """Serves `app` over TLS on 127.0.0.1; `start()` after `stop()` listens again on the same port."""
+    """Serves `app` over TLS on 127.0.0.1 (plain HTTP when `context` is None, as the Instance Metadata
+    Service speaks); `start()` after `stop()` listens again on the same port."""
 
-    def __init__(self, app: App, context: ssl.SSLContext) -> None:
+    def __init__(self, app: App, context: ssl.SSLContext | None) -> None:
         self._app = app
         self._context = context
         self._port = 0
@@ -89,13 +91,17 @@ class TlsHttpServer:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], app: App, context: ssl.SSLContext) -> None:
+    def __init__(self, address: tuple[str, int], app: App, context: ssl.SSLContext | None) -> None:
         super().__init__(address, _Handler)
         self.app = app
         self.context = context
-        self.base_url = f"https://{HOST}:{self.server_address[1]}"
+        scheme = "https" if context is not None else "http"
+        self.base_url = f"{scheme}://{HOST}:{self.server_address[1]}"
 
     def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.context is None:
+            _Handler(request, client_address, self)
+            return
         # TLS handshake here, in the per-connection thread, so a slow client cannot block accept().
         request.settimeout(_HANDSHAKE_TIMEOUT)
         try:
@@ -134,11 +140,16 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug in the emulator: answer it visibly instead of hanging up
             log.exception("emulator failed on %s %s", request.method, request.path)
             response = Response(500, {"error": {"code": "EmulatorError", "message": repr(exc)}})
-        payload = b"" if response.body is None else json.dumps(response.body).encode()
+        if response.text is not None:
+            payload = response.text.encode()
+        else:
+            payload = b"" if response.body is None else json.dumps(response.body).encode()
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
-        if response.body is not None:
+        if response.text is not None:
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+        elif response.body is not None:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()

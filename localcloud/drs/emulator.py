@@ -25,6 +25,8 @@ from localcloud.drs.ec2 import Ec2, Launched
 from localcloud.drs.engine import Engine, Work
 from localcloud.drs.faults import Faults
 from localcloud.drs.formats import new_id, utcnow
+from localcloud.drs.machines import Authorizer, Machines
+from localcloud.drs.pairing import pair
 from localcloud.drs.records import DEFAULT_LAUNCH_CONFIGURATION, SourceServer
 from localcloud.drs.server import DrsHttpServer
 from localcloud.drs.shapes import service_model
@@ -34,7 +36,6 @@ from localcloud.drs.timing import DrsTiming
 log = logging.getLogger(__name__)
 TICK_SECONDS = 0.05
 EventSink = Callable[[dict[str, Any]], None]
-FailbackClientProbe = Callable[[str], bool]
 
 
 class DrsEmulator:
@@ -44,13 +45,15 @@ class DrsEmulator:
         region: str = "us-east-1",
         timing: DrsTiming | None = None,
         event_sink: EventSink | None = None,
-        failback_client_probe: FailbackClientProbe | None = None,
+        machines: Machines | None = None,
+        authorizer: Authorizer | None = None,
     ) -> None:
         """`ec2_endpoint_url=None` uses boto3's default endpoint (moto's in-process `mock_aws`)."""
         self.region = region
         self.timing = timing or DrsTiming()
         self._event_sink = event_sink
-        self._probe = failback_client_probe
+        self._machines = machines
+        self._authorizer = authorizer
         self._lock = threading.RLock()
         self._store = Store(region)
         self._faults = Faults()
@@ -68,7 +71,9 @@ class DrsEmulator:
         if self._server is not None:
             return self
         self._stopping.clear()
-        self._server = DrsHttpServer(_Backend(self._lock, self._faults, self._api, self._request_log))
+        self._server = DrsHttpServer(
+            _Backend(self._lock, self._faults, self._api, self._request_log, self._pair)
+        )
         self._threads = [
             threading.Thread(target=self._server.serve_forever, name="drs-http", daemon=True),
             threading.Thread(target=self._run_ticker, name="drs-ticker", daemon=True),
@@ -183,9 +188,25 @@ class DrsEmulator:
         with self._lock:
             self._engine.set_replication(self._store.servers[source_server_id], state, utcnow(), lag_seconds)
 
+    def fail_failback(self, recovery_instance_id: str) -> None:
+        """DRS reports FAILBACK_ERROR for this recovery instance (the client lost its replication)."""
+        with self._lock:
+            instance = self._store.instances[recovery_instance_id]
+            self._engine.set_failback(instance, "FAILBACK_ERROR", utcnow())
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    # -- failback clients ---------------------------------------------------------------------------
+
+    def _pair(self, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
+        """A failback client's pairing request (see pairing.py); runs under the lock."""
+        now = utcnow()
+        client_id = pair(self._store, self._authorizer, headers, raw, now)
+        instance = next(i for i in self._store.instances.values() if i.failback.client_id == client_id)
+        self._engine.paired(instance, now)
+        return {"failbackClientID": client_id}
 
     # -- the ticker --------------------------------------------------------------------------------
 
@@ -199,7 +220,7 @@ class DrsEmulator:
     def _tick(self) -> None:
         with self._lock:
             work = self._engine.advance(utcnow())
-        launched, terminated, probed = self._do_io(work)
+        launched, terminated, probed, agents = self._do_io(work)
         with self._lock:
             now = utcnow()
             for request, result in launched:
@@ -207,12 +228,13 @@ class DrsEmulator:
             for termination, error in terminated:
                 self._engine.terminated(termination, error, now)
             self._engine.probed(probed, now)
+            self._engine.agents_probed(agents, now)
             outbox, self._store.outbox = self._store.outbox, []
         for event in outbox:
             self._deliver(event)
 
-    def _do_io(self, work: Work) -> tuple[list[Any], list[Any], dict[str, bool]]:
-        """EC2 calls and failback probes, made without the lock."""
+    def _do_io(self, work: Work) -> tuple[list[Any], list[Any], dict[str, bool], dict[str, bool | None]]:
+        """EC2 calls and what the machines outside AWS do, made without the lock."""
         launched: list[tuple[Any, Launched | Exception]] = []
         for request in work.launches:
             try:
@@ -226,17 +248,28 @@ class DrsEmulator:
                 terminated.append((termination, None))
             except Exception as exc:
                 terminated.append((termination, exc))
-        probed = {instance_id: self._client_up(instance_id) for instance_id in work.probes}
-        return launched, terminated, probed
+        machines = self._machines
+        if machines is None:
+            return launched, terminated, {}, {}
+        for restore in work.restores:
+            self._quietly(machines.restore_volumes, restore.machine, restore.writes)
+            self._quietly(machines.reboot, restore.machine)
+        probed = {
+            rid: bool(self._quietly(machines.failback_client_running, machine))
+            for rid, machine in work.probes.items()
+        }
+        agents = {
+            sid: self._quietly(machines.agent_running, machine) for sid, machine in work.agent_probes.items()
+        }
+        return launched, terminated, probed, agents
 
-    def _client_up(self, recovery_instance_id: str) -> bool:
-        if self._probe is None:
-            return False
+    @staticmethod
+    def _quietly(fn: Callable[..., Any], *args: Any) -> Any:
         try:
-            return bool(self._probe(recovery_instance_id))
+            return fn(*args)
         except Exception:
-            log.exception("failback client probe failed for %s", recovery_instance_id)
-            return False
+            log.exception("machine call %s failed", getattr(fn, "__name__", fn))
+            return None
 
     def _deliver(self, event: dict[str, Any]) -> None:
         if self._event_sink is None:
@@ -255,6 +288,14 @@ class _Backend(protocol.Backend):
     faults: Faults
     api: DrsApi
     request_log: list[tuple[str, int]]
+    pair: Callable[[dict[str, str], bytes], dict[str, Any]]
+
+    def private(self, operation: str, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
+        """The failback client's own operations (not in the public API model)."""
+        if operation != "AssociateFailbackClientToRecoveryInstanceForDrs":
+            raise errors.ApiError("UnknownOperationException", f"Unknown operation {operation}")
+        with self.lock:
+            return self.pair(headers, raw)
 
     def injected_error(self, operation: str) -> errors.ApiError | None:
         with self.lock:

@@ -15,11 +15,17 @@ from localcloud.drs import events
 from localcloud.drs.ec2 import Launched
 from localcloud.drs.faults import Faults
 from localcloud.drs.formats import new_id
+from localcloud.drs.machines import VolumeWrite
 from localcloud.drs.records import Job, JobServer, RecoveryInstance, SourceServer
 from localcloud.drs.store import Store
 from localcloud.drs.timing import DrsTiming
 
 PROBE_INTERVAL = timedelta(seconds=0.2)
+AGENT_PROBE_INTERVAL = timedelta(seconds=0.5)
+# A failback client not seen for this long is not connected (the launch needs it).
+CLIENT_SEEN_WITHIN = timedelta(seconds=2)
+# Replication states in which the agent sends data: they stall when the agent stops.
+_AGENT_SENDING = {"INITIATING", "INITIAL_SYNC", "BACKLOG", "CREATING_SNAPSHOT", "CONTINUOUS", "RESCAN"}
 DRS_MANAGED_TAG = ("AWSElasticDisasterRecoveryManaged", "drs.amazonaws.com")
 
 
@@ -38,11 +44,21 @@ class TerminateRequest:
     ec2_instance_id: str
 
 
+@dataclass(frozen=True)
+class RestoreRequest:
+    """The failback launch writes the recovery instance's volumes onto the client machine, which reboots."""
+
+    machine: str
+    writes: list[VolumeWrite]
+
+
 @dataclass
 class Work:
     launches: list[LaunchRequest] = field(default_factory=list)
     terminations: list[TerminateRequest] = field(default_factory=list)
-    probes: list[str] = field(default_factory=list)  # recovery instance ids
+    probes: dict[str, str] = field(default_factory=dict)  # recovery instance id -> client machine
+    agent_probes: dict[str, str] = field(default_factory=dict)  # source server id -> its machine
+    restores: list[RestoreRequest] = field(default_factory=list)
 
 
 class Engine:
@@ -51,6 +67,7 @@ class Engine:
         self._faults = faults
         self._timing = timing
         self._last_probe: dict[str, datetime] = {}
+        self._last_agent_probe: datetime | None = None
 
     # -- transitions the API shares ----------------------------------------------------------------
 
@@ -82,7 +99,32 @@ class Engine:
         for job in self._store.active_jobs():
             self._advance_job(job, now, work)
         work.probes = self._probes_due(now)
+        if self._last_agent_probe is None or now - self._last_agent_probe >= AGENT_PROBE_INTERVAL:
+            self._last_agent_probe = now
+            work.agent_probes = {
+                s.source_server_id: s.hardware_id for s in self._store.servers.values() if s.hardware_id
+            }
         return work
+
+    def paired(self, instance: RecoveryInstance, now: datetime) -> None:
+        instance.failback.initiated = now
+        self.set_failback(instance, "FAILBACK_IN_PROGRESS", now)
+
+    def agents_probed(self, results: dict[str, bool | None], now: datetime) -> None:
+        """The replication agent stops with its machine's OS (deallocated, or booted into the failback
+        client): replication stalls and lag grows. When the machine's own OS boots again the agent
+        rescans and returns to CONTINUOUS by itself (DRS user guide: no reinstall after failing back to
+        the original source server)."""
+        for sid, running in results.items():
+            server = self._store.servers.get(sid)
+            if server is None or running is None:
+                continue
+            if not running and server.replication_state in _AGENT_SENDING:
+                server.agent_stopped = True
+                self.set_replication(server, "STALLED", now, server.lag(now))
+            elif running and server.agent_stopped and server.replication_state == "STALLED":
+                server.agent_stopped = False
+                self.set_replication(server, "RESCAN", now)
 
     def launched(self, request: LaunchRequest, result: Launched | Exception, now: datetime) -> None:
         job = self._store.jobs.get(request.job_id)
@@ -137,23 +179,19 @@ class Engine:
         job_server.phases.clear()
 
     def probed(self, results: dict[str, bool], now: datetime) -> None:
-        """Failback clients seen (True) or not: pairing starts failback, time makes it ready."""
+        """Paired failback clients seen connected (True) or not: while connected, data flows until the
+        instance is ready for launch."""
         for instance_id, client_up in results.items():
             instance = self._store.instances.get(instance_id)
             if instance is None:
                 continue
             failback = instance.failback
             if not client_up:
-                failback.needs_client_restart = False
+                if failback.needs_client_restart:
+                    failback.needs_client_restart = False
                 continue
             failback.client_last_seen = now
-            if failback.needs_client_restart:
-                continue
-            if failback.state == "FAILBACK_NOT_STARTED":
-                failback.client_id = new_id("fbc-")
-                failback.initiated = now
-                self.set_failback(instance, "FAILBACK_IN_PROGRESS", now)
-            elif (
+            if (
                 failback.state == "FAILBACK_IN_PROGRESS"
                 and failback.since
                 and (now - failback.since).total_seconds() >= self._timing.failback_sync
@@ -180,7 +218,9 @@ class Engine:
         half_resync = self._timing.replication_resync / 2
         if server.replication_state == "INITIATING" and elapsed >= half_resync:
             self.set_replication(server, "INITIAL_SYNC", now)
-        elif server.replication_state == "INITIAL_SYNC" and elapsed >= half_resync:
+        elif (server.replication_state == "INITIAL_SYNC" and elapsed >= half_resync) or (
+            server.replication_state == "RESCAN" and elapsed >= self._timing.replication_resync
+        ):
             self.set_replication(server, "CONTINUOUS", now, server.continuous_lag)
         elif server.replication_state == "CONTINUOUS" and now >= server.next_snapshot_at:
             snapshot = self._store.take_snapshot(server, server.next_snapshot_at, now)
@@ -249,7 +289,7 @@ class Engine:
         elif phase == "boot":
             self._finish_launch(job, job_server, now)
         elif phase == "failback":
-            self._finish_failback(job, job_server, now)
+            self._finish_failback(job, job_server, now, work)
         job_server.phases.pop(0)
         if job_server.phases:
             self._start_phase(job, job_server, now, work)
@@ -299,31 +339,49 @@ class Engine:
             server.last_launch_result = "SUCCEEDED" if ok else "FAILED"
         self._emit(events.launch_result(self._store.region, now, server.arn, job.job_id, job.is_drill, ok))
 
-    def _finish_failback(self, job: Job, job_server: JobServer, now: datetime) -> None:
+    def _finish_failback(self, job: Job, job_server: JobServer, now: datetime, work: Work) -> None:
         instance = self._store.instances.get(job_server.recovery_instance_id or "")
-        if instance is None or instance.failback.state != "FAILBACK_READY_FOR_LAUNCH":
+        failback = instance.failback if instance else None
+        connected = bool(
+            failback and failback.client_last_seen and now - failback.client_last_seen <= CLIENT_SEEN_WITHIN
+        )
+        if instance is None or failback is None or failback.state != "FAILBACK_READY_FOR_LAUNCH":
             job_server.launch_status = "FAILED"
             job.add_log(now, "LAUNCH_FAILED", job_server.source_server_id, rawError="Failback was stopped")
             return
+        if not connected or not failback.client_machine:
+            job_server.launch_status = "FAILED"
+            job.add_log(
+                now, "LAUNCH_FAILED", job_server.source_server_id, rawError="Failback client is not connected"
+            )
+            self.set_failback(instance, "FAILBACK_ERROR", now)
+            return
         job_server.launch_status = "LAUNCHED"
+        root = instance.disks[0][0] if instance.disks else None
+        writes = [
+            VolumeWrite(
+                lun=lun,
+                content=f"{instance.source_server_id}:{device}:from {instance.recovery_instance_id}",
+                bootable=device == root,
+            )
+            for device, lun in failback.targets.items()
+        ]
+        work.restores.append(RestoreRequest(failback.client_machine, writes))
         self.set_failback(instance, "FAILBACK_COMPLETED", now)
-        # The source machine now runs the failed-back data: its replication must be started again.
-        server = self._store.servers.get(instance.source_server_id)
-        if server:
-            self.set_replication(server, "STOPPED", now)
 
-    def _probes_due(self, now: datetime) -> list[str]:
-        due = []
-        busy = {s.recovery_instance_id for job in self._store.active_jobs() for s in job.servers}
+    def _probes_due(self, now: datetime) -> dict[str, str]:
+        due = {}
         for instance in self._store.instances.values():
-            if instance.failback.state not in ("FAILBACK_NOT_STARTED", "FAILBACK_IN_PROGRESS"):
-                continue
-            if instance.recovery_instance_id in busy or instance.ec2_state != "RUNNING":
+            failback = instance.failback
+            if not failback.client_machine or failback.state in (
+                "FAILBACK_COMPLETED",
+                "FAILBACK_NOT_STARTED",
+            ):
                 continue
             last = self._last_probe.get(instance.recovery_instance_id)
             if last is None or now - last >= PROBE_INTERVAL:
                 self._last_probe[instance.recovery_instance_id] = now
-                due.append(instance.recovery_instance_id)
+                due[instance.recovery_instance_id] = failback.client_machine
         return due
 
 

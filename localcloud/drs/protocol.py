@@ -96,8 +96,22 @@ def _success(operation: OperationModel, output: dict[str, Any] | None) -> Respon
     return Response(status, json.dumps(output or {}).encode(), _headers())
 
 
+def error_response(exc: errors.ApiError) -> Response:
+    return _error(exc)
+
+
+# Status codes of errors outside the DRS model: IAM and signature errors (AWS general reference).
+_STATUS_OUTSIDE_MODEL = {
+    "UnknownOperationException": 404,
+    "AccessDeniedException": 403,
+    "UnrecognizedClientException": 403,
+    "ExpiredTokenException": 403,
+    "MissingAuthenticationTokenException": 403,
+}
+
+
 def _error(exc: errors.ApiError) -> Response:
-    status = 404 if exc.code == "UnknownOperationException" else 400
+    status = _STATUS_OUTSIDE_MODEL.get(exc.code, 400)
     shape = shapes.error_shapes().get(exc.code)
     if shape is not None:
         status = int(shape.metadata.get("error", {}).get("httpStatusCode", status))

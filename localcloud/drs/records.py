@@ -75,6 +75,7 @@ class SourceServer:
     next_snapshot_at: datetime
     snapshots: list[Snapshot] = field(default_factory=list)
     recovery_instance_id: str | None = None
+    agent_stopped: bool = False  # replication stalled because the agent's machine stopped running it
     last_launch: LastLaunch | None = None
     last_launch_result: str = "NOT_STARTED"
     replication_started: datetime | None = None
@@ -188,10 +189,13 @@ class Failback:
     job_id: str | None = None
     # After StopFailback the client must disappear and come back before it pairs again.
     needs_client_restart: bool = False
+    client_machine: str | None = None  # the machine the paired client runs on
+    targets: dict[str, int] = field(default_factory=dict)  # recovery-instance device -> local disk LUN
 
     def reset(self) -> None:
         self.state = "FAILBACK_NOT_STARTED"
-        self.since = self.client_id = self.initiated = self.job_id = None
+        self.since = self.client_id = self.initiated = self.job_id = self.client_machine = None
+        self.targets = {}
 
     def to_api(self) -> dict[str, Any]:
         item: dict[str, Any] = {"state": self.state}

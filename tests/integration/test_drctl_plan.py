@@ -208,7 +208,7 @@ def test_init_writes_a_loadable_starter_plan(
     # validate names every placeholder and finds the tagged VM in Azure
     code, stdout, _ = drctl(cloud, capsys, "plan", "validate", str(out))
     assert code == 1
-    assert "error    azure.failback.resource_group: placeholder written by `drctl plan init`" in stdout
+    assert "error    azure.failback.image_id: placeholder written by `drctl plan init`" in stdout
     assert "placeholder written by `drctl plan init`" in stdout and "servers[0].azure_vm_id" in stdout
     assert "ok       1 Azure VM found" in stdout
     assert "warning  no outage detection: only manual recovery" in stdout

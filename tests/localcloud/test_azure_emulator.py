@@ -54,13 +54,14 @@ def power_state(client: ComputeManagementClient, name: str) -> str:
     return next(s.code for s in statuses if s.code and s.code.startswith("PowerState/"))
 
 
-def failback_vm(image_id: str, recovery_instance_id: str) -> m.VirtualMachine:
+def image_vm(image_id: str, tag: str) -> m.VirtualMachine:
     nic_id = "/subscriptions/x/resourceGroups/rg-dr/providers/Microsoft.Network/networkInterfaces/fb-nic"
     return m.VirtualMachine(
         location="westeurope",
-        tags={"drs-recovery-instance-id": recovery_instance_id},
+        tags={"purpose": tag},
         properties=m.VirtualMachineProperties(
             hardware_profile=m.HardwareProfile(vm_size="Standard_D2s_v5"),
+            os_profile=m.OSProfile(computer_name="fb", admin_username="azureuser"),
             storage_profile=m.StorageProfile(
                 image_reference=m.ImageReference(id=image_id),
                 os_disk=m.OSDisk(create_option="FromImage", disk_size_gb=64),
@@ -193,10 +194,9 @@ def test_create_from_image_with_data_disks(emu: AzureEmulator) -> None:
     image_id = emu.seed_image("rg-dr", "drs-failback-client")
     client = compute_client(emu)
     assert client.images.get("rg-dr", "drs-failback-client").id == image_id
-    assert not emu.failback_client_running("i-0123456789abcdef0")
 
     vm = client.virtual_machines.begin_create_or_update(
-        "rg-dr", "failback-web-1", failback_vm(image_id, "i-0123456789abcdef0")
+        "rg-dr", "failback-web-1", image_vm(image_id, "i-0123456789abcdef0")
     ).result()
 
     assert vm.provisioning_state == "Succeeded"
@@ -206,8 +206,7 @@ def test_create_from_image_with_data_disks(emu: AzureEmulator) -> None:
     assert os_disk.creation_data.image_reference.id == image_id
     sizes = [client.disks.get("rg-dr", d.name).disk_size_gb for d in vm.storage_profile.data_disks]
     assert sizes == [128, 256]
-    assert emu.failback_client_running("i-0123456789abcdef0")
-    assert not emu.failback_client_running("i-other")
+    assert emu.guest(str(vm.id)) is not None  # running
 
 
 def test_create_is_in_progress_until_timing_create_passes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,11 +216,11 @@ def test_create_is_in_progress_until_timing_create_passes(monkeypatch: pytest.Mo
         client = compute_client(emu)
 
         poller = client.virtual_machines.begin_create_or_update(
-            "rg-dr", "failback-web-1", failback_vm(image_id, "i-1"), polling=False
+            "rg-dr", "failback-web-1", image_vm(image_id, "i-1"), polling=False
         )
 
         assert poller.result().provisioning_state == "Creating"
-        assert not emu.failback_client_running("i-1")
+        assert emu.guest(str(poller.result().id)) is None  # not booted yet
         with pytest.raises(ResourceNotFoundError):  # disks appear once the VM is provisioned
             client.disks.get("rg-dr", poller.result().storage_profile.os_disk.name)
 
@@ -245,7 +244,7 @@ def test_create_from_missing_image_is_not_found(emu: AzureEmulator) -> None:
 
     for image_id in (missing, other_region):
         with pytest.raises(ResourceNotFoundError, match="cannot be found in 'westeurope' region"):
-            client.virtual_machines.begin_create_or_update("rg-dr", "fb", failback_vm(image_id, "i-1"))
+            client.virtual_machines.begin_create_or_update("rg-dr", "fb", image_vm(image_id, "i-1"))
 
 
 # --- faults ---------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Every response any test receives is checked against botocore's service model (se
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -20,6 +21,8 @@ from moto.server import ThreadedMotoServer
 
 from localcloud.drs import DrsEmulator, DrsTiming
 from localcloud.drs.conformance import watch
+from localcloud.drs.errors import ApiError
+from localcloud.drs.machines import VolumeWrite
 
 FAST = DrsTiming(
     job_pending=0.05,
@@ -56,20 +59,57 @@ def events() -> list[dict[str, Any]]:
     return []
 
 
-@pytest.fixture
-def clients_up() -> dict[str, bool]:
-    """Failback client VMs that are up, by recovery instance id (the probe's answer)."""
-    return {}
+class FakeMachines:
+    """The machines outside AWS as DRS sees them: which run a failback client or the replication agent."""
+
+    def __init__(self) -> None:
+        self.clients: set[str] = set()
+        self.agents: dict[str, bool] = {}
+        self.written: list[tuple[str, list[VolumeWrite]]] = []
+        self.reboots: list[str] = []
+
+    def agent_running(self, machine_id: str) -> bool | None:
+        return self.agents.get(machine_id)
+
+    def failback_client_running(self, machine_id: str) -> bool:
+        return machine_id in self.clients
+
+    def restore_volumes(self, machine_id: str, writes: list[VolumeWrite]) -> None:
+        self.written.append((machine_id, writes))
+
+    def reboot(self, machine_id: str) -> None:
+        self.reboots.append(machine_id)
+
+
+class FakeIam:
+    """Accepts the one key it issued for the failback-installation action."""
+
+    KEY, TOKEN = "ASIAFAILBACKCLIENT01", "session-token"
+
+    def authorize(self, access_key_id: str, session_token: str, action: str, resource: str) -> str:
+        if (access_key_id, session_token) != (self.KEY, self.TOKEN):
+            raise ApiError(
+                "UnrecognizedClientException", "The security token included in the request is invalid."
+            )
+        if action != "drs:AssociateFailbackClientToRecoveryInstanceForDrs":
+            raise ApiError("AccessDeniedException", f"not authorized to perform: {action}")
+        return "arn:aws:sts::123456789012:assumed-role/failback/run"
 
 
 @pytest.fixture
-def emu(moto_url: str, events: list[dict[str, Any]], clients_up: dict[str, bool]) -> Iterator[DrsEmulator]:
+def machines() -> FakeMachines:
+    return FakeMachines()
+
+
+@pytest.fixture
+def emu(moto_url: str, events: list[dict[str, Any]], machines: FakeMachines) -> Iterator[DrsEmulator]:
     emulator = DrsEmulator(
         ec2_endpoint_url=moto_url,
         region="us-east-1",
         timing=FAST,
         event_sink=events.append,
-        failback_client_probe=lambda ri: clients_up.get(ri, False),
+        machines=machines,
+        authorizer=FakeIam(),
     )
     emulator.start()
     yield emulator
@@ -429,12 +469,33 @@ def test_endpoint_from_environment(emu: DrsEmulator, monkeypatch: pytest.MonkeyP
 # -- failback and replication ---------------------------------------------------------------------------
 
 
-def test_failback_progresses_while_the_client_is_up(
-    emu: DrsEmulator, drs: Any, events: list[dict[str, Any]], clients_up: dict[str, bool]
+def pair(emu: DrsEmulator, body: dict[str, Any], key: str = FakeIam.KEY) -> tuple[int, str, dict[str, Any]]:
+    """A failback client's pairing call as it goes over the wire (SigV4 credential scope and token)."""
+    request = urllib.request.Request(
+        emu.url + "/AssociateFailbackClientToRecoveryInstanceForDrs",
+        data=json.dumps(body).encode(),
+        headers={
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20261201/us-east-1/drs/aws4_request",
+            "X-Amz-Security-Token": FakeIam.TOKEN,
+            "Content-Type": "application/json",
+        },
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, "", json.loads(response.read())
+    except HTTPError as exc:
+        return exc.code, exc.headers["x-amzn-ErrorType"], json.loads(exc.read())
+
+
+def test_failback_pairs_only_what_drs_would_pair(
+    emu: DrsEmulator, drs: Any, events: list[dict[str, Any]], machines: FakeMachines
 ) -> None:
-    sid = emu.seed_source_server(hostname="web-1")
+    sid = emu.seed_source_server(hostname="web-1", disks_gib=[64, 128])
     launch = drs.start_recovery(sourceServers=[{"sourceServerID": sid}], isDrill=False)["job"]["jobID"]
     instance_id = completed(drs, launch)["participatingServers"][0]["recoveryInstanceID"]
+    drill = drs.start_recovery(sourceServers=[{"sourceServerID": sid}], isDrill=True)["job"]["jobID"]
+    drill_instance = completed(drs, drill)["participatingServers"][0]["recoveryInstanceID"]
 
     def failback() -> dict[str, Any]:
         found: dict[str, Any] = drs.describe_recovery_instances(
@@ -442,20 +503,43 @@ def test_failback_progresses_while_the_client_is_up(
         )["items"][0]["failback"]
         return found
 
-    time.sleep(0.3)  # no failback client yet: nothing happens
+    gib = 1024**3
+    mapping = [
+        {"recoveryInstanceDevice": "/dev/sda", "localDevice": "/dev/sdc", "lun": 1, "bytes": 64 * gib},
+        {"recoveryInstanceDevice": "/dev/sdb", "localDevice": "/dev/sdb", "lun": 0, "bytes": 128 * gib},
+    ]
+    good = {"recoveryInstanceID": instance_id, "machine": {"id": "vm-1"}, "deviceMapping": mapping}
+    time.sleep(0.3)  # no failback client yet: nothing happens, no launch
     assert failback()["state"] == "FAILBACK_NOT_STARTED"
     early = error_of(lambda: drs.start_failback_launch(recoveryInstanceIDs=[instance_id]))
     assert early["Error"]["Code"] == "ConflictException"
 
-    clients_up[instance_id] = True
+    assert pair(emu, good, key="ASIAUNKNOWNKEY000000")[:2] == (403, "UnrecognizedClientException")
+    small = [dict(mapping[0], bytes=63 * gib), mapping[1]]
+    refused = pair(emu, {**good, "deviceMapping": small})
+    assert refused[:2] == (400, "ValidationException") and "smaller than" in refused[2]["message"]
+    assert pair(emu, {**good, "deviceMapping": mapping[:1]})[:2] == (400, "ValidationException")
+    assert pair(emu, {**good, "recoveryInstanceID": drill_instance})[:2] == (409, "ConflictException")
+    assert failback()["state"] == "FAILBACK_NOT_STARTED"
+
+    status, _, answer = pair(emu, good)
+    assert status == 200 and answer["failbackClientID"] == failback()["failbackClientID"]
+    assert failback()["state"] == "FAILBACK_IN_PROGRESS"
+    assert pair(emu, good)[:2] == (409, "ConflictException")  # one client per recovery instance
+    time.sleep(0.4)  # the client is not connected: data does not flow
+    assert failback()["state"] == "FAILBACK_IN_PROGRESS"
+
+    machines.clients.add("vm-1")
     wait_for(lambda: failback()["state"] == "FAILBACK_READY_FOR_LAUNCH", "failback ready")
-    assert failback()["failbackClientID"]
     job_id = drs.start_failback_launch(recoveryInstanceIDs=[instance_id], tags={"run": "fb"})["job"]["jobID"]
     done = completed(drs, job_id)
     assert (done["type"], done["initiatedBy"], done["tags"]) == ("LAUNCH", "FAILBACK", {"run": "fb"})
     assert done["participatingServers"][0]["launchStatus"] == "LAUNCHED"
     assert failback()["state"] == "FAILBACK_COMPLETED" and failback()["failbackJobID"] == job_id
-    assert emu.source_server(sid)["dataReplicationInfo"]["dataReplicationState"] == "STOPPED"
+    # The volumes went onto the mapped disks (the OS volume is bootable), then the client rebooted.
+    ((machine, writes),) = machines.written
+    assert machine == "vm-1" and [(w.lun, w.bootable) for w in writes] == [(1, True), (0, False)]
+    assert machines.reboots == ["vm-1"]
 
     changes = [e for e in events if e["detail-type"] == "DRS Recovery Instance Failback State Change"]
     assert [e["detail"] for e in changes] == [
@@ -465,10 +549,51 @@ def test_failback_progresses_while_the_client_is_up(
     assert changes[0]["resources"] == [f"arn:aws:drs:us-east-1:123456789012:recovery-instance/{instance_id}"]
 
     drs.stop_failback(recoveryInstanceID=instance_id)
-    time.sleep(0.3)  # a stopped failback does not re-pair until the client restarts
     assert failback()["state"] == "FAILBACK_NOT_STARTED"
     missing = error_of(lambda: drs.stop_failback(recoveryInstanceID="i-00000000000000000"))
     assert missing["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_failback_launch_fails_when_the_client_is_gone(
+    emu: DrsEmulator, drs: Any, machines: FakeMachines
+) -> None:
+    sid = emu.seed_source_server(hostname="web-1", disks_gib=[64])
+    launch = drs.start_recovery(sourceServers=[{"sourceServerID": sid}], isDrill=False)["job"]["jobID"]
+    instance_id = completed(drs, launch)["participatingServers"][0]["recoveryInstanceID"]
+    mapping = [
+        {"recoveryInstanceDevice": "/dev/sda", "localDevice": "/dev/sdb", "lun": 0, "bytes": 64 * 1024**3}
+    ]
+    machines.clients.add("vm-1")
+    assert (
+        pair(emu, {"recoveryInstanceID": instance_id, "machine": {"id": "vm-1"}, "deviceMapping": mapping})[0]
+        == 200
+    )
+
+    def state() -> str:
+        items = drs.describe_recovery_instances(filters={"recoveryInstanceIDs": [instance_id]})["items"]
+        return str(items[0]["failback"]["state"])
+
+    wait_for(lambda: state() == "FAILBACK_READY_FOR_LAUNCH", "failback ready")
+    machines.clients.clear()
+    time.sleep(2.2)  # longer than DRS waits for a client it no longer sees
+    job_id = drs.start_failback_launch(recoveryInstanceIDs=[instance_id])["job"]["jobID"]
+    assert completed(drs, job_id)["participatingServers"][0]["launchStatus"] == "FAILED"
+    assert state() == "FAILBACK_ERROR" and machines.written == []
+
+
+def test_replication_follows_the_agent_on_the_source_machine(
+    emu: DrsEmulator, machines: FakeMachines
+) -> None:
+    sid = emu.seed_source_server(hostname="web-1", azure_vm_id="vm-web-1")
+    replication = lambda: emu.source_server(sid)["dataReplicationInfo"]  # noqa: E731
+    machines.agents["vm-web-1"] = False  # deallocated, or booted into the failback client
+    wait_for(lambda: replication()["dataReplicationState"] == "STALLED", "stalled")
+    lag = replication()["lagDuration"]
+    time.sleep(1.1)
+    assert replication()["lagDuration"] != lag  # lag grows while the agent is down
+    machines.agents["vm-web-1"] = True  # its own OS boots again: rescan, then CONTINUOUS, no API call
+    wait_for(lambda: replication()["dataReplicationState"] == "RESCAN", "rescan")
+    wait_for(lambda: replication()["dataReplicationState"] == "CONTINUOUS", "continuous")
 
 
 def test_replication_restarts_and_stalls(emu: DrsEmulator, drs: Any, events: list[dict[str, Any]]) -> None:

@@ -167,10 +167,7 @@ def test_starter_plan_loads_and_marks_placeholders() -> None:
         "waves[0].servers[1].azure_vm_id",
         "waves[0].servers[2].azure_vm_id",
         "waves[1].servers[0].azure_vm_id",
-        "azure.failback.resource_group",
-        "azure.failback.location",
         "azure.failback.image_id",
-        "azure.failback.subnet_id",
     }
     assert all(f.severity == "error" for f in findings)
     assert set(starter.placeholders()) == {f.subject for f in findings}

@@ -123,7 +123,7 @@ BOOLS = [path for path, value in LEAVES if isinstance(value, bool)]
 # fields whose rules are tested on their own below.
 NOT_PATTERNED = {"description", "search_string", "drill_schedule"}
 UNBOUNDED = {"record_name", "fqdn", "drill_schedule"}
-ALLOWS_SLASH = {"path", "image_id", "subnet_id", "alarm_names"}
+ALLOWS_SLASH = {"path", "image_id", "alarm_names"}
 
 
 def field_name(path: Loc) -> str:
@@ -429,11 +429,7 @@ def valid_plans(draw: st.DrawFn) -> dict[str, Any]:
         "azure": {
             "subscription_id": subscription.upper() if draw(st.booleans()) else subscription,
             "failback": {
-                "resource_group": resource_group,
-                "location": draw(st.from_regex(r"[a-z0-9]{2,40}", fullmatch=True)),
-                "image_id": f"{group}/providers/Microsoft.Compute/images/failback-client",
-                "subnet_id": f"{group}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/app",
-                "vm_size": draw(st.from_regex(r"[A-Za-z0-9_]{2,64}", fullmatch=True)),
+                "image_id": f"{group}/providers/Microsoft.Compute/galleries/g/images/client/versions/1.0.0",
             },
         },
     }
