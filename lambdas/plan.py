@@ -112,7 +112,7 @@ class Timing(StrictModel, frozen=True):
     validation_timeout_minutes: Annotated[int, Meta(ge=1, le=24 * 60)] = 15
     failback_timeout_minutes: Annotated[int, Meta(ge=1, le=7 * 24 * 60)] = 24 * 60
     # A failback client that has not paired by then gets fresh credentials and a reboot.
-    failback_pairing_minutes: Annotated[int, Meta(ge=5, le=55)] = 20
+    failback_pairing_minutes: Annotated[int, Meta(ge=1, le=55)] = 20
     replication_timeout_minutes: Annotated[int, Meta(ge=1, le=7 * 24 * 60)] = 24 * 60
 
 

@@ -43,6 +43,7 @@ def test_sample_plan_passes_and_replication_problems_warn(
     assert "verdict: PASSED (0 errors, 0 warnings)" in out
     assert "ok       4 source servers replicating CONTINUOUS" in out
     assert "ok       4 Azure VMs found" in out
+    assert "ok       every Azure VM found can boot the failback-client image" in out
     assert "dr-shop-azure-outage alarms when 2 fail" in out
 
     stalled = plan.servers()[1]
@@ -82,6 +83,25 @@ def test_unknown_source_server_and_missing_vm_fail(
         ("azure", "shop-app-2"),
         ("azure", "shop-reports"),
     ]
+
+
+def test_vms_that_cannot_fail_back_are_named_before_any_failover(
+    cloud: LocalCloud, plan: Plan, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trusted = plan.servers()[3]
+    cloud.azure.reconfigure_vm(
+        trusted.azure_vm_id,
+        "V2",
+        {"securityType": "TrustedLaunch", "uefiSettings": {"secureBootEnabled": True}},
+    )
+    code, out, _ = drctl(cloud, capsys, "plan", "validate", str(SAMPLE))
+    assert code == 1, out
+    assert f"error    {trusted.name}: cannot boot the failback client: the VM is Hyper-V generation V2" in out
+    assert f"error    {trusted.name}: cannot boot the failback client: secure boot is on" in out
+
+    cloud.azure.remove_gallery_image_version(plan.azure.failback.image_id)
+    code, out, _ = drctl(cloud, capsys, "plan", "validate", str(SAMPLE))
+    assert code == 1 and f"azure.failback.image_id: {plan.azure.failback.image_id} does not exist" in out
 
 
 def test_wave_above_the_drs_job_limit_is_flagged(
@@ -141,7 +161,10 @@ def test_azure_check_is_skipped_without_a_usable_credential(
     code, out, err = drctl(cloud, capsys, "plan", "validate", str(SAMPLE))
     assert code == 0, out
     assert "warning  check skipped: Azure rejected the service principal" in out
-    assert "verdict: PASSED (0 errors, 1 warning); not checked: Azure source VMs" in out
+    verdict = (
+        "verdict: PASSED (0 errors, 2 warnings); not checked: Azure source VMs, failback to the Azure VMs"
+    )
+    assert verdict in out
     assert secret not in out + err
 
     secret_arn = cloud.env["AZURE_SECRET_ARN"]

@@ -82,19 +82,6 @@ def test_a_missing_failback_image_is_named(cloud: LocalCloud, plan: Plan) -> Non
     assert client_disks(cloud, plan) == []
 
 
-def test_expired_credentials_are_refreshed_and_the_client_pairs(cloud: LocalCloud, plan: Plan) -> None:
-    failed_over(cloud)
-    cloud.iam.expire_next_credentials()  # the first credentials reach DRS after their lifetime
-
-    result = run(cloud, "failback", event("failback.json"), timeout=240)
-
-    assert result["status"] == "SUCCEEDED", result.get("cause")
-    console = cloud.guests.console(plan.servers()[0].azure_vm_id)
-    refused = [line for line in console if "ExpiredTokenException" in line]
-    assert refused and any("paired as" in line for line in console[console.index(refused[0]) :])
-    assert {i["failback"]["state"] for i in recovery_instances(cloud, plan)} == {"FAILBACK_COMPLETED"}
-
-
 def test_a_vm_that_fails_to_deallocate_fails_the_run_naming_it(cloud: LocalCloud, plan: Plan) -> None:
     failed_over(cloud, fence=False)  # Azure did not answer: the source VMs still run
     stuck = plan.servers()[1]
