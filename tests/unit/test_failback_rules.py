@@ -108,8 +108,8 @@ def test_device_mapping_puts_the_os_volume_on_the_own_os_disk_and_checks_sizes()
 
 def test_boot_problems_name_each_reason() -> None:
     fine = dict(image_generation="V1", image_location="westeurope", vm_location="West Europe")
-    assert rules.boot_problems(vm_generation="V1", secure_boot=False, memory_mb=8192, **fine) == []  # type: ignore[arg-type]
-    problems = rules.boot_problems(vm_generation="V2", secure_boot=True, memory_mb=2048, **fine)  # type: ignore[arg-type]
+    assert rules.boot_problems(vm_generation="V1", secure_boot=False, memory_mb=8192, **fine) == []
+    problems = rules.boot_problems(vm_generation="V2", secure_boot=True, memory_mb=2048, **fine)
     assert len(problems) == 3
     assert "generation V2" in problems[0] and "secure boot" in problems[1] and "2048 MB" in problems[2]
 
