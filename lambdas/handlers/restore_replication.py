@@ -57,11 +57,24 @@ def check_handler(event: RunTask) -> dict[str, Any]:
     )
     remaining = drs.recovery_instances(source_ids, drill=False) if not waiting else []
     if not waiting and remaining:
-        ids = [ri["recoveryInstanceID"] for ri in remaining if ri.get("ec2InstanceState") != "SHUTTING-DOWN"]
-        job_ids = drs.terminate_recovery_instances(ids) if ids else []
-        run.update_record(
-            {"restore.continuousAt": iso(now()), "restore.terminated": ids, "restore.jobIds": job_ids}
-        )
+        # One job per source server at a time: an instance whose server is in a job (its termination, started
+        # by an earlier check) is left to that job.
+        busy = {
+            s.get("sourceServerID")
+            for job in drs.active_jobs()
+            for s in job.get("participatingServers") or []
+        }
+        ids = [ri["recoveryInstanceID"] for ri in remaining if ri["sourceServerID"] not in busy]
+        if ids:
+            job_ids = drs.terminate_recovery_instances(ids)
+            record = run.record().get("restore") or {}
+            run.update_record(
+                {
+                    "restore.continuousAt": record.get("continuousAt") or iso(now()),
+                    "restore.terminated": sorted({*record.get("terminated", []), *ids}),
+                    "restore.jobIds": [*record.get("jobIds", []), *job_ids],
+                }
+            )
     if waiting or remaining:
         if now() - run.started_at > timedelta(minutes=plan.timing.replication_timeout_minutes):
             raise ReplicationNotRestored(

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
 from lambdas.plan import Plan
-from localcloud.cloud import LocalCloud
+from localcloud.cloud import LocalCloud, LocalCloudSettings
 from tests.integration.conftest import (
+    FAST_AZURE,
+    FAST_DRS,
+    drs_calls,
     event,
     plan_state,
     recovery_instances,
@@ -141,3 +146,24 @@ def test_duplicate_alarm_event_does_not_start_a_second_run(cloud: LocalCloud, pl
     assert duplicate["status"] == "FAILED" and duplicate["error"] == "Refused"
     assert "already handled" in duplicate["cause"]
     cloud.client("stepfunctions").stop_execution(executionArn=first)
+
+
+def test_return_to_normal_terminates_each_recovery_instance_once_while_jobs_start_slowly(
+    synthesized: Path, plan: Plan
+) -> None:
+    # DRS takes longer to start a job than the workflow takes between checks (as in production): the
+    # instances whose termination job is pending are not terminated twice (DRS: one job per server).
+    slow = dataclasses.replace(FAST_DRS, job_pending=2.0, terminate=1.0)
+    settings = LocalCloudSettings(
+        time_scale=60, drs_timing=slow, azure_timing=FAST_AZURE, log_level="WARNING"
+    )
+    with LocalCloud(synthesized, [plan], settings) as cloud:
+        for workflow, name in (("recovery", "recovery.json"), ("failback", "failback.json")):
+            result = run(cloud, workflow, event(name), timeout=240)
+            assert result["status"] == "SUCCEEDED", result.get("cause")
+        back = run(cloud, "return_to_normal", event("return-to-normal.json"), timeout=240)
+        assert back["status"] == "SUCCEEDED", back.get("cause")
+        assert recovery_instances(cloud, plan) == []
+        assert drs_calls(cloud, "TerminateRecoveryInstances") == [200]
+        record = run_record(plan, back["executionArn"])
+        assert len(record["restore"]["terminated"]) == 4
