@@ -13,6 +13,8 @@ resume from the VMs' real state and the layout recorded before the first change.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -110,40 +112,34 @@ def boot_clients_handler(event: RunTask) -> dict[str, Any]:
     credentials = _Credentials(run)
     instances = recovery_instances_by_server(plan)
     steps: dict[str, str] = {}
-    for sid, entry in _servers(run).items():
-        server = plan.server_by_source_id(sid)
-        layout = _layout(plan, server)
-        vm, document, _generation = azure_vms.vm_now(server.azure_vm_id)
-        _check_not_failed(server, vm)
-        disk, _tags = azure_vms.client_disk(entry["clientDiskId"])
-        step = rules.next_step_to_client(vm, layout, disk)
-        steps[server.name] = step
+    for t in _targets(run, plan):
+        step = rules.next_step_to_client(t.vm, t.layout, t.disk)
+        steps[t.server.name] = step
         if step == "deallocate":
-            azure_vms.begin_power(server.azure_vm_id, "deallocate")
+            azure_vms.begin_power(t.server.azure_vm_id, "deallocate")
         elif step == "create_client_disk":
             tags = {rules.CLIENT_DISK_TAG: plan.name, PLAN_TAG: plan.name, RUN_TAG: run.run_id}
             azure_vms.begin_create_disk(
-                disk.disk_id, document["location"], plan.azure.failback.image_id, tags
+                t.disk.disk_id, t.document["location"], plan.azure.failback.image_id, tags
             )
         elif step == "swap_to_client":
-            body = _put_body(document)
-            body["properties"]["storageProfile"]["osDisk"] = _os_disk(document, disk.disk_id)
-            azure_vms.begin_put_vm(server.azure_vm_id, body)
+            body = _put_body(t.document)
+            body["properties"]["storageProfile"]["osDisk"] = _os_disk(t.document, t.disk.disk_id)
+            azure_vms.begin_put_vm(t.server.azure_vm_id, body)
         elif step == "attach_own_os_disk":
-            mapping = rules.device_mapping(instances[sid], layout)
-            body = _put_body(document)
-            body["properties"]["storageProfile"]["dataDisks"].append(
-                {
-                    "lun": layout.own_os_disk_lun(),
-                    "createOption": "Attach",
-                    "managedDisk": {"id": layout.os_disk_id},
-                }
-            )
-            body["properties"]["userData"] = credentials.document(entry["recoveryInstanceId"], mapping)
-            azure_vms.begin_put_vm(server.azure_vm_id, body)
+            mapping = rules.device_mapping(instances[t.sid], t.layout)
+            body = _put_body(t.document)
+            own = {
+                "lun": t.layout.own_os_disk_lun(),
+                "createOption": "Attach",
+                "managedDisk": {"id": t.layout.os_disk_id},
+            }
+            body["properties"]["storageProfile"]["dataDisks"].append(own)
+            body["properties"]["userData"] = credentials.document(t.entry["recoveryInstanceId"], mapping)
+            azure_vms.begin_put_vm(t.server.azure_vm_id, body)
         elif step == "start":
-            azure_vms.begin_power(server.azure_vm_id, "start")
-            run.update_record({f"failback.servers.{sid}.clientStartedAt": iso(now())})
+            azure_vms.begin_power(t.server.azure_vm_id, "start")
+            run.update_record({f"failback.servers.{t.sid}.clientStartedAt": iso(now())})
     return _converged(steps)
 
 
@@ -239,41 +235,36 @@ def restore_handler(event: RunTask) -> dict[str, Any]:
     run = event.run
     plan = run.load_plan()
     steps: dict[str, str] = {}
-    for sid, entry in _servers(run).items():
-        server = plan.server_by_source_id(sid)
-        layout = _layout(plan, server)
-        vm, document, _generation = azure_vms.vm_now(server.azure_vm_id)
-        _check_not_failed(server, vm)
-        disk, tags = azure_vms.client_disk(entry["clientDiskId"])
+    for t in _targets(run, plan):
         try:
-            step = rules.next_step_to_original(vm, layout, disk)
+            step = rules.next_step_to_original(t.vm, t.layout, t.disk)
         except ValueError as exc:
-            raise FailbackFailed(f"{server.name}: {exc}") from None
-        steps[server.name] = step
+            raise FailbackFailed(f"{t.server.name}: {exc}") from None
+        steps[t.server.name] = step
         if step == "deallocate":
-            azure_vms.begin_power(server.azure_vm_id, "deallocate")
+            azure_vms.begin_power(t.server.azure_vm_id, "deallocate")
         elif step in ("detach_own_os_disk", "swap_back", "clear_user_data"):
-            body = _put_body(document)
+            body = _put_body(t.document)
             storage = body["properties"]["storageProfile"]
             storage["dataDisks"] = [
                 {"lun": d.lun, "createOption": "Attach", "managedDisk": {"id": d.disk_id}}
-                for d in layout.data_disks
+                for d in t.layout.data_disks
             ]
             if step == "swap_back":
-                storage["osDisk"] = _os_disk(document, layout.os_disk_id)
+                storage["osDisk"] = _os_disk(t.document, t.layout.os_disk_id)
             body["properties"]["userData"] = ""
-            azure_vms.begin_put_vm(server.azure_vm_id, body)
+            azure_vms.begin_put_vm(t.server.azure_vm_id, body)
         elif step == "delete_client_disk":
-            # Only the disk this run's image made, by name and tag: never a disk with workload data.
-            if tags.get(rules.CLIENT_DISK_TAG) != plan.name:
+            # Only the disk this plan's failback made, by name and tag: never a disk with workload data.
+            if t.disk_tags.get(rules.CLIENT_DISK_TAG) != plan.name:
                 raise FailbackFailed(
-                    f"{server.name}: {disk.disk_id} is not tagged as this plan's client disk: kept"
+                    f"{t.server.name}: {t.disk.disk_id} is not tagged as this plan's client disk: kept"
                 )
-            azure_vms.begin_delete_disk(disk.disk_id)
+            azure_vms.begin_delete_disk(t.disk.disk_id)
         elif step == "start":
-            azure_vms.begin_power(server.azure_vm_id, "start")
+            azure_vms.begin_power(t.server.azure_vm_id, "start")
         elif step == "done":
-            state_store.delete_item(layout_key(plan.name, server.name))
+            state_store.delete_item(layout_key(plan.name, t.server.name))
     result = _converged(steps)
     if result["status"] == "DONE":
         run.update_record({"failback.restoredAt": iso(now())})
@@ -325,6 +316,30 @@ class _Credentials:
             mapping=mapping,
             endpoint=aws_client("drs").meta.endpoint_url,
         )
+
+
+@dataclass(frozen=True)
+class _Target:
+    """One VM of the failback as Azure reports it now, with its recorded layout and its client disk."""
+
+    sid: str
+    entry: dict[str, Any]  # the run record's entry for the server
+    server: Server
+    layout: rules.Layout
+    vm: rules.VmNow
+    document: dict[str, Any]  # the VM's ARM document
+    disk: rules.ClientDisk
+    disk_tags: dict[str, str]
+
+
+def _targets(run: RunContext, plan: Plan) -> Iterator[_Target]:
+    for sid, entry in _servers(run).items():
+        server = plan.server_by_source_id(sid)
+        layout = _layout(plan, server)
+        vm, document, _generation = azure_vms.vm_now(server.azure_vm_id)
+        _check_not_failed(server, vm)
+        disk, tags = azure_vms.client_disk(entry["clientDiskId"])
+        yield _Target(sid, entry, server, layout, vm, document, disk, tags)
 
 
 def _servers(run: RunContext) -> dict[str, Any]:
