@@ -24,6 +24,7 @@ from moto.server import ThreadedMotoServer
 from lambdas.adapters import azure_compute
 from lambdas.adapters.aws import reset_clients
 from lambdas.plan import Plan
+from lambdas.quotas import DEFAULT_QUOTAS, DrsQuotas
 from localcloud import atomic_dynamodb, sfn_integrations, timescale
 from localcloud.azure import AzureEmulator, AzureTiming
 from localcloud.drs import DrsEmulator, DrsTiming
@@ -50,6 +51,8 @@ class LocalCloudSettings:
     # The functions print CloudWatch metrics (EMF) to stdout, as in Lambda; a terminal demo hides them.
     print_metrics: bool = True
     drs_timing: DrsTiming = field(default_factory=DrsTiming)
+    # The emulated account's DRS job quotas (DRS's defaults unless a test emulates another account).
+    drs_quotas: DrsQuotas = DEFAULT_QUOTAS
     azure_timing: AzureTiming = field(default_factory=AzureTiming)
 
 
@@ -120,6 +123,7 @@ class LocalCloud:
             timing=self.settings.drs_timing,
             event_sink=self._put_drs_event,
             failback_client_probe=lambda rid: self.azure.failback_client_running(rid),
+            quotas=self.settings.drs_quotas,
         )
         subscription = {"subscription_id": self.plans[0].azure.subscription_id} if self.plans else {}
         self.azure = AzureEmulator(timing=self.settings.azure_timing, **subscription)
