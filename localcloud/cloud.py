@@ -25,7 +25,7 @@ from lambdas.adapters import azure_compute
 from lambdas.adapters.aws import reset_clients
 from lambdas.plan import Plan
 from lambdas.quotas import DEFAULT_QUOTAS, DrsQuotas
-from localcloud import atomic_dynamodb, sfn_integrations, timescale
+from localcloud import atomic_dynamodb, limits, payload_limits, sfn_integrations, timescale
 from localcloud.azure import AzureEmulator, AzureTiming
 from localcloud.drs import DrsEmulator, DrsTiming
 from localcloud.input_transformer import transform
@@ -94,6 +94,8 @@ class LocalCloud:
         self.stop()
 
     def start(self) -> None:
+        # Before anything runs: a template CloudFormation, IAM or Lambda would refuse is refused here too.
+        limits.check(self.template.path)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # The interpreter logs every caught task failure as an error; the execution history has them.
         logging.getLogger("moto").setLevel(logging.ERROR)
@@ -135,6 +137,7 @@ class LocalCloud:
         timescale.install(self.settings.time_scale)
         atomic_dynamodb.install()
         sfn_integrations.install()
+        payload_limits.install()
         self.bridge.install()
         self._install_event_routing()
         self._deploy()
@@ -149,6 +152,7 @@ class LocalCloud:
         self.bridge.uninstall()
         timescale.uninstall()
         atomic_dynamodb.uninstall()
+        payload_limits.uninstall()
         if self._original_send is not None:
             Rule.send_to_targets = self._original_send  # type: ignore[method-assign]
             self._original_send = None
