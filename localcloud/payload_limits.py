@@ -18,7 +18,7 @@ from typing import Any
 
 from moto.events.exceptions import ValidationException as EventsValidationException
 from moto.events.models import EventsBackend
-from moto.stepfunctions.parser.api import ValidationException
+from moto.stepfunctions.exceptions import ValidationException
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from lambdas import quotas
