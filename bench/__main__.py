@@ -115,6 +115,15 @@ MAX_CONCURRENT_JOBS = DEFAULT_QUOTAS.max_concurrent_jobs
 SCALE_WAVES = [220, 20, 20, 20, 20]
 
 
+def _wait_for_idle_drs(cloud: LocalCloud, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = cloud.client("drs").describe_jobs(filters={})["items"]
+        if all(j["status"] == "COMPLETED" for j in jobs):
+            return
+        time.sleep(0.5)
+
+
 def measure_scale(workdir: Path, wave_sizes: list[int] = SCALE_WAVES) -> dict[str, Any]:
     plan_dir = workdir / "plans-scale"
     plan_path = plans.write(plans.large(wave_sizes), plan_dir)
@@ -133,25 +142,31 @@ def measure_scale(workdir: Path, wave_sizes: list[int] = SCALE_WAVES) -> dict[st
     results["largest_policy_chars"] = max(limits.policy_sizes(document, "DrOrchestrator").values())
     with LocalCloud(template, [plan], settings) as cloud:
         for workflow in ("drill", "recovery"):
+            # DRS runs one job per server at a time: the drill's termination jobs must have ended, as an
+            # operator would wait for them, or preflight refuses the servers.
+            _wait_for_idle_drs(cloud)
             started = time.monotonic()
             result = cloud.run(workflow, {"plan": plan.name}, timeout=1800)
             wall = time.monotonic() - started
             if workflow == "recovery":
                 # Execution start to the creation of the run's last DRS launch job (DRS's clock).
-                recovery_jobs = [
-                    j
-                    for j in _launch_jobs(cloud)
-                    if (j.get("tags") or {}).get("dr-orchestrator:run-id", "")
-                    and _time(j["creationDateTime"]) >= result["startDate"]
+                every_job = cloud.client("drs").describe_jobs(filters={})["items"]
+                created = [
+                    _time(j["creationDateTime"]) for j in every_job if j["initiatedBy"] == "START_RECOVERY"
                 ]
-                last = max(_time(j["creationDateTime"]) for j in recovery_jobs)
-                results["seconds_to_last_job_started"] = round(
-                    (last - result["startDate"]).total_seconds(), 2
-                )
+                if created:
+                    start = result["startDate"].astimezone(max(created).tzinfo)
+                    seconds = round((max(created) - start).total_seconds(), 2)
+                    results["seconds_to_last_job_started"] = seconds
+                else:  # the run failed before launching: the figure does not exist
+                    results["seconds_to_last_job_started"] = None
                 record = next(
-                    item
-                    for item in state_store.query_runs(plan.name)
-                    if item.get("executionArn") == result["executionArn"]
+                    (
+                        i
+                        for i in state_store.query_runs(plan.name)
+                        if i.get("executionArn") == result["executionArn"]
+                    ),
+                    {},
                 )
                 # DynamoDB counts attribute names and values: the JSON text is a close upper bound.
                 results["run_record_bytes"] = len(json.dumps(record, default=str).encode())
@@ -159,6 +174,7 @@ def measure_scale(workdir: Path, wave_sizes: list[int] = SCALE_WAVES) -> dict[st
             transitions = sum(1 for e in history if e["type"].endswith("StateEntered"))
             results[workflow] = {
                 "status": result["status"],
+                **({"cause": str(result.get("cause", ""))[:500]} if result["status"] != "SUCCEEDED" else {}),
                 "wall_seconds": round(wall, 2),
                 "history_events": len(history),
                 "state_transitions": transitions,

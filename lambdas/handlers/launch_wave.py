@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from lambdas import quotas
@@ -80,12 +80,24 @@ def handler(event: LaunchWaveInput) -> dict[str, Any]:
     # The launch timeout runs from the wave's last job start: time spent queued for quota is not DRS's.
     created = [parse_time(job.get("creationDateTime")) for job in started.values()]
     requested_at = iso(max((c for c in created if c is not None), default=now()))
-    record_fields[f"waves.w{event.wave}"] = {
+    wave_record: dict[str, Any] = {
         "name": wave.name,
         "jobIds": job_ids,
         "launchRequestedAt": requested_at,
         "queuedServers": queued,
     }
+    if queued:
+        # A wave does not wait for room forever: the plan's launch timeout bounds the queueing too.
+        previous = run.record().get("waves", {}).get(f"w{event.wave}", {})
+        since = parse_time(previous.get("queuedSince")) or now()
+        wave_record["queuedSince"] = iso(since)
+        if now() - since > timedelta(minutes=plan.timing.launch_timeout_minutes):
+            run.update_record({**record_fields, f"waves.w{event.wave}": wave_record})
+            raise LaunchFailed(
+                f"wave {wave.name}: {queued} servers waited longer than timing.launch_timeout_minutes "
+                f"({plan.timing.launch_timeout_minutes}) for room under the DRS job quotas"
+            )
+    record_fields[f"waves.w{event.wave}"] = wave_record
     run.update_record(record_fields)
     if queued:
         logger.info("wave queued", extra={"wave": event.wave, "queued_servers": queued, "jobs": len(job_ids)})
