@@ -222,8 +222,9 @@ def stack_with(secrets: _Secrets) -> Stack:
 
 def test_azure_check_skipped_when_the_secret_cannot_be_read(plan: Plan) -> None:
     findings = plans.azure_check(stack_with(_Secrets(error="AccessDeniedException")), plan)
-    assert severities(findings) == [("warning", "")]
-    assert findings[0].check == "azure" and findings[0].skipped
+    # The failback check needs the same secret: both are reported skipped, never passed.
+    assert severities(findings) == [("warning", ""), ("warning", "")]
+    assert [(f.check, f.skipped) for f in findings] == [("azure", True), ("failback", True)]
     assert (
         "check skipped: cannot read the Azure credential secret (AccessDeniedException)"
         in findings[0].message
