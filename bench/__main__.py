@@ -20,7 +20,10 @@ from typing import Any
 
 from bench import plans
 from dr_constructs.task_functions import TASKS
-from lambdas.plan import MAX_CONCURRENT_JOBS, MAX_SERVERS_PER_JOB, load_plans
+from lambdas.adapters import state_store
+from lambdas.plan import load_plans
+from lambdas.quotas import DEFAULT_QUOTAS, IAM_MANAGED_POLICY_CHARS
+from localcloud import limits
 from localcloud.cloud import LocalCloud, LocalCloudSettings
 from localcloud.drs import DrsTiming
 from localcloud.synth import synthesize
@@ -105,9 +108,20 @@ def measure_overhead(mode: str, plan_document: dict[str, Any], workdir: Path) ->
     }
 
 
-# 300 servers (the DRS replicating-server quota) in 5 waves; the first wave is above the 200 servers a
-# DRS job may hold, so it launches as two jobs at once.
+MAX_SERVERS_PER_JOB = DEFAULT_QUOTAS.max_servers_per_job
+MAX_CONCURRENT_JOBS = DEFAULT_QUOTAS.max_concurrent_jobs
+# 300 servers (the DRS replicating-server quota) in 5 waves; the first wave is above the 100 servers a
+# DRS job may hold, so it launches as three jobs at once.
 SCALE_WAVES = [220, 20, 20, 20, 20]
+
+
+def _wait_for_idle_drs(cloud: LocalCloud, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = cloud.client("drs").describe_jobs(filters={})["items"]
+        if all(j["status"] == "COMPLETED" for j in jobs):
+            return
+        time.sleep(0.5)
 
 
 def measure_scale(workdir: Path, wave_sizes: list[int] = SCALE_WAVES) -> dict[str, Any]:
@@ -124,15 +138,43 @@ def measure_scale(workdir: Path, wave_sizes: list[int] = SCALE_WAVES) -> dict[st
         "waves": len(wave_sizes),
         "largest_wave": max(wave_sizes),
     }
+    document = json.loads(template.read_text())
+    results["largest_policy_chars"] = max(limits.policy_sizes(document, "DrOrchestrator").values())
     with LocalCloud(template, [plan], settings) as cloud:
         for workflow in ("drill", "recovery"):
+            # DRS runs one job per server at a time: the drill's termination jobs must have ended, as an
+            # operator would wait for them, or preflight refuses the servers.
+            _wait_for_idle_drs(cloud)
             started = time.monotonic()
             result = cloud.run(workflow, {"plan": plan.name}, timeout=1800)
             wall = time.monotonic() - started
+            if workflow == "recovery":
+                # Execution start to the creation of the run's last DRS launch job (DRS's clock).
+                every_job = cloud.client("drs").describe_jobs(filters={})["items"]
+                created = [
+                    _time(j["creationDateTime"]) for j in every_job if j["initiatedBy"] == "START_RECOVERY"
+                ]
+                if created:
+                    start = result["startDate"].astimezone(max(created).tzinfo)
+                    seconds = round((max(created) - start).total_seconds(), 2)
+                    results["seconds_to_last_job_started"] = seconds
+                else:  # the run failed before launching: the figure does not exist
+                    results["seconds_to_last_job_started"] = None
+                record = next(
+                    (
+                        i
+                        for i in state_store.query_runs(plan.name)
+                        if i.get("executionArn") == result["executionArn"]
+                    ),
+                    {},
+                )
+                # DynamoDB counts attribute names and values: the JSON text is a close upper bound.
+                results["run_record_bytes"] = len(json.dumps(record, default=str).encode())
             history = _history(cloud, result["executionArn"])
             transitions = sum(1 for e in history if e["type"].endswith("StateEntered"))
             results[workflow] = {
                 "status": result["status"],
+                **({"cause": str(result.get("cause", ""))[:500]} if result["status"] != "SUCCEEDED" else {}),
                 "wall_seconds": round(wall, 2),
                 "history_events": len(history),
                 "state_transitions": transitions,
@@ -142,10 +184,19 @@ def measure_scale(workdir: Path, wave_sizes: list[int] = SCALE_WAVES) -> dict[st
         results["max_servers_per_job"] = max(len(j["participatingServers"]) for j in jobs)
         results["jobs_per_run"] = len(jobs) // 2
         results["max_concurrent_jobs"] = _max_concurrent(jobs)
+        results["max_servers_in_active_jobs"] = cloud.drs.peaks["servers"]
     results["history_events"] = max(results[w]["history_events"] for w in ("drill", "recovery"))
     results["state_transitions"] = max(results[w]["state_transitions"] for w in ("drill", "recovery"))
     return results
 
+
+QUOTAS = {
+    "max_servers_per_job": MAX_SERVERS_PER_JOB,
+    "max_servers_in_active_jobs": DEFAULT_QUOTAS.max_servers_in_active_jobs,
+    "max_concurrent_jobs": MAX_CONCURRENT_JOBS,
+    "iam_managed_policy_chars": IAM_MANAGED_POLICY_CHARS,
+    "history_limit": HISTORY_LIMIT,
+}
 
 # Noise on a shared machine only ever makes an import slower: the best of several runs is the figure.
 IMPORT_SAMPLES = 7
@@ -197,7 +248,31 @@ def measure_cold_start(template: Path) -> dict[str, Any]:
     }
 
 
+def scale_only() -> int:
+    """`python -m bench --scale`: rerun the 300-server figures only, keeping the other figures of the file."""
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    with tempfile.TemporaryDirectory(prefix="dr-bench-") as tmp:
+        scale = measure_scale(Path(tmp))
+    results["scale"] = scale
+    for key in (
+        "max_servers_per_job",
+        "max_servers_in_active_jobs",
+        "largest_policy_chars",
+        "seconds_to_last_job_started",
+        "run_record_bytes",
+        "history_events",
+        "state_transitions",
+    ):
+        results[key] = scale[key]
+    results["quotas"] = QUOTAS
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(scale, indent=2))
+    return 0
+
+
 def main() -> int:
+    if "--scale" in sys.argv[1:]:
+        return scale_only()
     with tempfile.TemporaryDirectory(prefix="dr-bench-") as tmp:
         workdir = Path(tmp)
         print("overhead: recovery of the sample plan, event-driven waits ...", flush=True)
@@ -219,11 +294,12 @@ def main() -> int:
         "servers": scale["servers"],
         "history_events": scale["history_events"],
         "state_transitions": scale["state_transitions"],
-        "quotas": {
-            "max_servers_per_job": MAX_SERVERS_PER_JOB,
-            "max_concurrent_jobs": MAX_CONCURRENT_JOBS,
-            "history_limit": HISTORY_LIMIT,
-        },
+        "max_servers_per_job": scale["max_servers_per_job"],
+        "max_servers_in_active_jobs": scale["max_servers_in_active_jobs"],
+        "largest_policy_chars": scale["largest_policy_chars"],
+        "seconds_to_last_job_started": scale["seconds_to_last_job_started"],
+        "run_record_bytes": scale["run_record_bytes"],
+        "quotas": QUOTAS,
         **cold,
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
@@ -255,6 +331,18 @@ def table(r: dict[str, Any]) -> str:
             f"{s['max_servers_per_job']} / {s['max_concurrent_jobs']}",
             f"quotas {MAX_SERVERS_PER_JOB} / {MAX_CONCURRENT_JOBS}; {s['jobs_per_run']} jobs per run",
         ),
+        (
+            "max servers in active jobs",
+            str(s["max_servers_in_active_jobs"]),
+            f"quota {DEFAULT_QUOTAS.max_servers_in_active_jobs}",
+        ),
+        (
+            "largest_policy_chars (300 servers)",
+            str(s["largest_policy_chars"]),
+            f"IAM managed policy {IAM_MANAGED_POLICY_CHARS}",
+        ),
+        ("recovery start to last DRS job started", f"{s['seconds_to_last_job_started']} s", "300 servers"),
+        ("run record (300 servers)", f"{s['run_record_bytes']} bytes", "DynamoDB item 409,600"),
         ("history_events (largest run)", str(r["history_events"]), f"limit {HISTORY_LIMIT}"),
         (
             "state_transitions (largest run)",

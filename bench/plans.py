@@ -24,20 +24,21 @@ def with_fallback_poll(seconds: int) -> dict[str, Any]:
     return document
 
 
-def large(wave_sizes: list[int]) -> dict[str, Any]:
-    """A generated plan with waves of the given sizes (a wave above 200 servers launches as several jobs)."""
+def large(wave_sizes: list[int], name: str = "bench", series: int = 0) -> dict[str, Any]:
+    """A generated plan with waves of the given sizes (a wave above 100 servers launches as several jobs);
+    plans of different `series` have different source servers and VMs."""
     document = sample()
     template = document["waves"][0]["servers"][0]
     vm_prefix = template["azure_vm_id"].rsplit("/", 1)[0]
-    document["name"] = "bench"
+    document["name"] = name
     document["waves"] = [
         {
             "name": f"wave-{w}",
             "servers": [
                 {
                     "name": f"srv-{w}-{i}",
-                    "source_server_id": f"s-{w:02d}{i:015d}",
-                    "azure_vm_id": f"{vm_prefix}/srv-{w}-{i}",
+                    "source_server_id": f"s-{series}{w:02d}{i:014d}",
+                    "azure_vm_id": f"{vm_prefix}/{name}-{w}-{i}",
                 }
                 for i in range(size)
             ],
@@ -45,7 +46,7 @@ def large(wave_sizes: list[int]) -> dict[str, Any]:
         for w, size in enumerate(wave_sizes)
     ]
     document["traffic"]["aws_server"] = "srv-0-0"
-    document["triggers"]["alarm_names"] = ["bench-azure-outage"]
+    document["triggers"]["alarm_names"] = [f"{name}-azure-outage"]
     return copy.deepcopy(document)
 
 

@@ -30,7 +30,8 @@ SUPPRESSIONS = [
     NagPackSuppression(
         id="AwsSolutions-IAM5",
         reason=(
-            "DRS Describe*, EC2 Describe* and X-Ray trace writes support no resource-level permissions; "
+            "DRS Describe*, EC2 Describe* and X-Ray trace writes support no resource-level permissions, "
+            "nor does drs:TagResource, granted only for the jobs StartRecovery creates (drs:CreateAction); "
             "every other action is granted on named resources."
         ),
         applies_to=["Resource::*"],
@@ -52,6 +53,14 @@ SUPPRESSIONS = [
             "of this account and region, and the handlers only act on instances of the plan's source servers."
         ),
         applies_to=["Resource::arn:<AWS::Partition>:drs:<AWS::Region>:<AWS::AccountId>:recovery-instance/*"],
+    ),
+    NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        reason=(
+            "Source servers are granted by an aws:ResourceTag condition (dr-orchestrator:stack = the stack), "
+            "which keeps the policy one size for 300 servers; a server not tagged for the stack is refused."
+        ),
+        applies_to=["Resource::arn:<AWS::Partition>:drs:<AWS::Region>:<AWS::AccountId>:source-server/*"],
     ),
     NagPackSuppression(
         id="AwsSolutions-IAM5",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -13,7 +14,9 @@ from constructs import Construct
 
 from dr_constructs.lambda_assets import ASSET_FLAVOURS, build_asset
 from dr_constructs.state import OrchestratorState
+from lambdas.ownership import OWNER_TAG_KEY, STACK_NAME_ENV
 from lambdas.plan import Plan, catalog_document
+from lambdas.quotas import QUOTAS_ENV, DrsQuotas
 
 DRS_READ = ["drs:DescribeSourceServers", "drs:DescribeRecoveryInstances", "drs:DescribeJobs"]
 
@@ -35,6 +38,10 @@ class TaskFunction:
     # Assumes the failback-installation role to hand its short-lived credentials to the failback client.
     issues_failback_credentials: bool = False
     route53: bool = False
+    tags_started_jobs: bool = False
+    # Plans DRS jobs (needs the account's DRS quotas) / checks source-server ownership (needs the stack name).
+    plans_jobs: bool = False
+    checks_ownership: bool = False
     timeout_seconds: int = 60
 
 
@@ -72,21 +79,30 @@ TASKS = [
         writes_reports=True,
     ),
     TaskFunction(
-        "preflight", "lambdas.handlers.preflight.handler", "Replication and quota checks", drs_read=DRS_READ
+        "preflight",
+        "lambdas.handlers.preflight.handler",
+        "Replication, ownership and quota checks",
+        drs_read=DRS_READ,
+        plans_jobs=True,
+        checks_ownership=True,
     ),
     TaskFunction(
         "launch_wave",
         "lambdas.handlers.launch_wave.handler",
         "Start DRS recovery jobs for a wave",
-        drs_read=[*DRS_READ, "drs:DescribeRecoverySnapshots"],
+        drs_read=DRS_READ,
         drs_on_source_servers=[
             "drs:StartRecovery",
             "drs:CreateRecoveryInstanceForDrs",
-            "drs:TagResource",
+            "drs:DescribeRecoverySnapshots",
             "drs:GetLaunchConfiguration",
             "drs:UpdateLaunchConfiguration",
         ],
+        tags_started_jobs=True,
         ec2_read=["ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions"],
+        plans_jobs=True,
+        # Up to 300 servers' launch configurations and snapshots: see TIME_BUDGET_SECONDS in the handler.
+        timeout_seconds=300,
     ),
     TaskFunction(
         "check_wave",
@@ -224,11 +240,14 @@ class TaskFunctions(Construct):
         stack = Stack.of(self)
         catalog = catalog_document(plans)
         code = {flavour: build_asset(flavour, catalog) for flavour in ASSET_FLAVOURS}
-        source_server_arns = [
-            stack.format_arn(service="drs", resource="source-server", resource_name=server.source_server_id)
-            for plan in plans
-            for server in plan.servers()
-        ]
+        quotas = _quotas_from_context(self.node.try_get_context("drs_quotas"))
+        # Source servers this stack may change: any in this account and region tagged for this stack (see
+        # lambdas/ownership.py). Constant size, where a list of ARNs grew by ~70 characters per server.
+        source_servers = OwnedSourceServers(
+            arn=stack.format_arn(service="drs", resource="source-server", resource_name="*"),
+            tag_key=OWNER_TAG_KEY,
+            tag_value=stack.stack_name,
+        )
         recovery_instance_arn = stack.format_arn(
             service="drs", resource="recovery-instance", resource_name="*"
         )
@@ -294,12 +313,14 @@ class TaskFunctions(Construct):
                         if spec.issues_failback_credentials
                         else {}
                     ),
+                    **({QUOTAS_ENV: quotas.to_env()} if spec.plans_jobs else {}),
+                    **({STACK_NAME_ENV: stack.stack_name} if spec.checks_ownership else {}),
                 },
             )
             if spec.issues_failback_credentials:
                 issuers.append(function)
             state.table.grant_read_write_data(function)
-            for grant in _grants(spec, state, source_server_arns, recovery_instance_arn, hosted_zones):
+            for grant in _grants(spec, state, source_servers, recovery_instance_arn, hosted_zones):
                 grant(function)
             if spec.describes_executions:
                 function.add_to_role_policy(
@@ -329,10 +350,25 @@ class TaskFunctions(Construct):
             self.failback_installation_role.grant_assume_role(fn.grant_principal)
 
 
+@dataclass(frozen=True)
+class OwnedSourceServers:
+    arn: str
+    tag_key: str
+    tag_value: str
+
+
+def _quotas_from_context(value: object) -> DrsQuotas:
+    """`-c drs_quotas='{...}'` arrives as a string, a cdk.json entry as an object."""
+    try:
+        return DrsQuotas.from_mapping(json.loads(value) if isinstance(value, str) else value)  # type: ignore[arg-type]
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"context drs_quotas: {exc}") from None
+
+
 def _grants(
     spec: TaskFunction,
     state: OrchestratorState,
-    source_server_arns: list[str],
+    source_servers: OwnedSourceServers,
     recovery_instance_arn: str,
     hosted_zones: list[str],
 ) -> list[Callable[[lambda_.Function], object]]:
@@ -346,8 +382,33 @@ def _grants(
         grants.append(statement(sorted(spec.drs_read), ["*"]))
     if spec.ec2_read:
         grants.append(statement(sorted(spec.ec2_read), ["*"]))
-    if spec.drs_on_source_servers and source_server_arns:
-        grants.append(statement(sorted(spec.drs_on_source_servers), source_server_arns))
+    if spec.drs_on_source_servers:
+        grants.append(
+            lambda fn: fn.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=sorted(spec.drs_on_source_servers),
+                    resources=[source_servers.arn],
+                    conditions={
+                        "StringEquals": {
+                            f"aws:ResourceTag/{source_servers.tag_key}": source_servers.tag_value
+                        }
+                    },
+                )
+            )
+        )
+    if spec.tags_started_jobs:
+        # Tags given to StartRecovery are authorized as drs:TagResource (DRS user guide, "Tagging resources
+        # during creation"); drs:CreateAction limits it to the jobs being started: no existing resource can
+        # be tagged. TagResource lists no resource type in the Service Authorization Reference, hence "*".
+        grants.append(
+            lambda fn: fn.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["drs:TagResource"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"drs:CreateAction": "StartRecovery"}},
+                )
+            )
+        )
     if spec.drs_on_recovery_instances:
         grants.append(statement(sorted(spec.drs_on_recovery_instances), [recovery_instance_arn]))
     if spec.publishes:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, field
 
+from lambdas.quotas import DEFAULT_QUOTAS
 from lambdas.validation import (
     StrictModel,
     ValidationError,
@@ -25,10 +26,10 @@ from lambdas.validation import (
     to_document,
 )
 
-# DRS quotas that shape a plan (https://docs.aws.amazon.com/drs/latest/userguide/ limits page).
-MAX_SERVERS_PER_JOB = 200
-MAX_CONCURRENT_JOBS = 20
-MAX_REPLICATING_SERVERS = 300
+# DRS quotas that shape a plan: the figures and their sources are in lambdas/quotas.py.
+MAX_SERVERS_PER_JOB = DEFAULT_QUOTAS.max_servers_per_job
+MAX_CONCURRENT_JOBS = DEFAULT_QUOTAS.max_concurrent_jobs
+MAX_REPLICATING_SERVERS = DEFAULT_QUOTAS.max_replicating_servers
 
 PLAN_CATALOG_FILE = "plan_catalog.json"
 
@@ -328,6 +329,13 @@ def load_plans(paths: Iterable[Path]) -> list[Plan]:
         _unique("source_server_id across plans", (s.source_server_id for p in plans for s in p.servers()))
     except ValueError as exc:
         raise PlanError(str(exc)) from None
+    # The replicating-server quota is per account: the plans of one stack share it.
+    total = sum(len(p.servers()) for p in plans)
+    if total > MAX_REPLICATING_SERVERS:
+        raise PlanError(
+            f"the plans hold {total} servers together, above the DRS quota of {MAX_REPLICATING_SERVERS} "
+            "replicating servers per account: deploy the rest from another staging account's stack"
+        )
     return plans
 
 

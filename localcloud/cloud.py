@@ -24,7 +24,8 @@ from moto.server import ThreadedMotoServer
 from lambdas.adapters import azure_compute
 from lambdas.adapters.aws import reset_clients
 from lambdas.plan import Plan
-from localcloud import atomic_dynamodb, sfn_integrations, timescale
+from lambdas.quotas import DEFAULT_QUOTAS, DrsQuotas
+from localcloud import atomic_dynamodb, limits, payload_limits, sfn_integrations, timescale
 from localcloud.azure import AzureEmulator, AzureTiming
 from localcloud.drs import DrsEmulator, DrsTiming
 from localcloud.guests import Guests
@@ -52,6 +53,8 @@ class LocalCloudSettings:
     # The functions print CloudWatch metrics (EMF) to stdout, as in Lambda; a terminal demo hides them.
     print_metrics: bool = True
     drs_timing: DrsTiming = field(default_factory=DrsTiming)
+    # The emulated account's DRS job quotas (DRS's defaults unless a test emulates another account).
+    drs_quotas: DrsQuotas = DEFAULT_QUOTAS
     azure_timing: AzureTiming = field(default_factory=AzureTiming)
 
 
@@ -93,6 +96,8 @@ class LocalCloud:
         self.stop()
 
     def start(self) -> None:
+        # Before anything runs: a template CloudFormation, IAM or Lambda would refuse is refused here too.
+        limits.check(self.template.path)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # The interpreter logs every caught task failure as an error; the execution history has them.
         logging.getLogger("moto").setLevel(logging.ERROR)
@@ -127,6 +132,7 @@ class LocalCloud:
             event_sink=self._put_drs_event,
             machines=self.guests,
             authorizer=self.iam,
+            quotas=self.settings.drs_quotas,
         )
         self.drs.start()
         self.azure.start()
@@ -137,6 +143,7 @@ class LocalCloud:
         timescale.install(self.settings.time_scale)
         atomic_dynamodb.install()
         sfn_integrations.install()
+        payload_limits.install()
         self.bridge.install()
         self._install_event_routing()
         self._deploy()
@@ -154,6 +161,7 @@ class LocalCloud:
         self.bridge.uninstall()
         timescale.uninstall()
         atomic_dynamodb.uninstall()
+        payload_limits.uninstall()
         if self._original_send is not None:
             Rule.send_to_targets = self._original_send  # type: ignore[method-assign]
             self._original_send = None

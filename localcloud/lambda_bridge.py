@@ -20,6 +20,8 @@ from typing import Any
 from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
+from localcloud import payload_limits
+
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
@@ -99,6 +101,10 @@ class LambdaBridge:
             return self._cache[path]
 
     def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
+        try:
+            payload_limits.check_invoke(event if isinstance(event, str | bytes) else json.dumps(event))
+        except payload_limits.PayloadTooLarge as too_large:
+            return payload_limits.error_payload(too_large), True, ""
         payload = json.loads(event) if isinstance(event, str) else (event or {})
         name = function.function_name
         started = time.monotonic()
@@ -116,7 +122,13 @@ class LambdaBridge:
             result = self._handler(str(function.handler))(payload, context)
             if fault == "after":
                 raise _LambdaServiceError("injected Lambda fault after the handler ran (response lost)")
-            return json.dumps(result, default=str), False, ""
+            response = json.dumps(result, default=str)
+            # Lambda refuses a response above 6 MB after the function ran: its side effects stay.
+            payload_limits.check_invoke(None, response)
+            return response, False, ""
+        except payload_limits.PayloadTooLarge as too_large:
+            error = too_large.error_type
+            return payload_limits.error_payload(too_large), True, ""
         except Exception as exc:  # a real Lambda turns any unhandled exception into this payload
             error = type(exc).__name__
             body = {

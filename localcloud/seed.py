@@ -10,6 +10,7 @@ from moto.route53.models import HostedZoneIdentifier
 from moto.utilities.id_generator import moto_id_manager
 
 from lambdas.adapters.azure_compute import VmRef
+from lambdas.ownership import OWNER_TAG_KEY
 from lambdas.plan import Plan
 from localcloud.template import ACCOUNT_ID
 
@@ -44,6 +45,8 @@ def _seed_plan(cloud: LocalCloud, plan: Plan) -> None:
             replication_state="CONTINUOUS",
             lag_seconds=2,
             source_server_id=server.source_server_id,
+            # What the operator does for each server a stack protects (lambdas/ownership.py).
+            tags={OWNER_TAG_KEY: cloud.stack_name},
         )
     # The failback-client image as `drctl failback-image publish` leaves it: a Gen1 gallery image version.
     image = plan.azure.failback.image_id.strip("/").split("/")

@@ -253,7 +253,16 @@ class Tasks:
                 wait
             )
         )
-        launch.next(check)
+        # A wave waits for room under the account's DRS job quotas: launch_wave answers QUEUED until all its
+        # jobs have started, and is called again after the plan's poll interval.
+        queued = sfn.Choice(self.scope, "Wave queued?")
+        queue_wait = sfn.Wait(
+            self.scope, "Wait for DRS job quota", time=sfn.WaitTime.seconds_path(f"{RUN}.poll_seconds")
+        )
+        queue_wait.next(launch)
+        launch.next(
+            queued.when(sfn.Condition.string_equals("$.launch.status", "QUEUED"), queue_wait).otherwise(check)
+        )
         return start.next(launch)
 
     def validate_loop(self, then: sfn.IChainable, on_error: sfn.IChainable) -> sfn.IChainable:

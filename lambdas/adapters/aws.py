@@ -14,10 +14,12 @@ from botocore.config import Config
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
 
-# DRS throttling is retried by lambdas.adapters.drs, which honours retryAfterSeconds; the others use
-# botocore's standard retry mode (exponential backoff with jitter on throttling and 5xx).
+# Every client retries throttling, 5xx and connection errors with botocore's jittered exponential backoff.
+# DRS uses the adaptive mode: its client-side rate limiter slows the sending rate when DRS throttles, which
+# matters when one launch prepares hundreds of servers. botocore does not read DRS's retryAfterSeconds, so
+# lambdas.adapters.drs waits that out after botocore's attempts are spent.
 _CONFIGS = {
-    "drs": Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=30),
+    "drs": Config(retries={"mode": "adaptive", "max_attempts": 3}, connect_timeout=5, read_timeout=30),
 }
 _DEFAULT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=30)
 

@@ -1,7 +1,9 @@
 """AWS Elastic Disaster Recovery calls used by the workflows.
 
-Throttling (HTTP 429 ThrottlingException) carries retryAfterSeconds: short waits are honoured here,
-longer ones surface as TransientError so the state machine backs off without holding a Lambda.
+botocore's adaptive retry mode (lambdas.adapters.aws) retries throttling, 5xx and connection errors and
+slows the client down while DRS throttles. What is left after its attempts: a throttle whose
+retryAfterSeconds is short is waited out here as DRS asks; anything else transient surfaces as
+TransientError so the state machine backs off without holding a Lambda.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 
+from lambdas import quotas
 from lambdas.adapters.aws import client, error_code
 from lambdas.errors import DrsRefused, TransientError
 
-MAX_ATTEMPTS = 5
+# Throttles waited out here (each after botocore's own attempts), and the longest wait a Lambda holds.
+MAX_THROTTLE_WAITS = 3
 MAX_INLINE_WAIT_SECONDS = 10.0
-_BASE_BACKOFF_SECONDS = 0.5
+_DEFAULT_THROTTLE_WAIT_SECONDS = 1.0
 
 
 def _retry_after(exc: ClientError) -> float | None:
@@ -32,28 +36,27 @@ def _retry_after(exc: ClientError) -> float | None:
 
 
 def call(operation: str, **params: Any) -> dict[str, Any]:
-    """Call one DRS operation with retries that honour retryAfterSeconds."""
+    """Call one DRS operation; a refusal raises DrsRefused, a lasting transient failure TransientError."""
     method = getattr(client("drs"), operation)
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    for waits in range(MAX_THROTTLE_WAITS + 1):
         try:
             result: dict[str, Any] = method(**params)
             return result
         except ClientError as exc:
             code = error_code(exc)
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if code != "ThrottlingException" and code != "InternalServerException" and status < 500:
-                message = str(exc.response.get("Error", {}).get("Message", ""))[:300]
-                raise DrsRefused(operation, code, message) from None
-            wait = _retry_after(exc) or _BASE_BACKOFF_SECONDS * 2 ** (attempt - 1)
-            if attempt == MAX_ATTEMPTS or wait > MAX_INLINE_WAIT_SECONDS:
-                raise TransientError(f"DRS {operation}: {code or status} (retry after {wait:g}s)") from None
-            time.sleep(wait)
+            if code == "ThrottlingException" or status == 429:
+                wait = _retry_after(exc) or _DEFAULT_THROTTLE_WAIT_SECONDS
+                if waits == MAX_THROTTLE_WAITS or wait > MAX_INLINE_WAIT_SECONDS:
+                    raise TransientError(f"DRS {operation}: throttled (retry after {wait:g}s)") from None
+                time.sleep(wait)
+                continue
+            if code == "InternalServerException" or status >= 500:
+                raise TransientError(f"DRS {operation}: {code or status} after retries") from None
+            message = str(exc.response.get("Error", {}).get("Message", ""))[:300]
+            raise DrsRefused(operation, code, message) from None
         except (ConnectionError, ReadTimeoutError) as exc:
-            if attempt == MAX_ATTEMPTS:
-                raise TransientError(
-                    f"DRS {operation}: endpoint not reachable ({type(exc).__name__})"
-                ) from None
-            time.sleep(_BASE_BACKOFF_SECONDS * 2 ** (attempt - 1))
+            raise TransientError(f"DRS {operation}: endpoint not reachable ({type(exc).__name__})") from None
     raise AssertionError("unreachable")
 
 
@@ -126,10 +129,18 @@ def recovery_instances(source_server_ids: list[str], *, drill: bool) -> list[dic
 
 
 def terminate_recovery_instances(recovery_instance_ids: list[str]) -> list[str]:
+    """Terminate in jobs of at most the per-job quota. A job quota that is full is transient here: the
+    state machine retries with backoff while other jobs end."""
+    size = quotas.current().max_servers_per_job
     job_ids = []
-    for start in range(0, len(recovery_instance_ids), 200):
-        ids = recovery_instance_ids[start : start + 200]
-        job_ids.append(call("terminate_recovery_instances", recoveryInstanceIDs=ids)["job"]["jobID"])
+    for start in range(0, len(recovery_instance_ids), size):
+        ids = recovery_instance_ids[start : start + size]
+        try:
+            job_ids.append(call("terminate_recovery_instances", recoveryInstanceIDs=ids)["job"]["jobID"])
+        except DrsRefused as refused:
+            if refused.code != "ServiceQuotaExceededException":
+                raise
+            raise TransientError(f"DRS terminate_recovery_instances: {refused}") from None
     return job_ids
 
 
@@ -147,8 +158,11 @@ def start_replication(source_server_id: str) -> dict[str, Any]:
     return server
 
 
-def apply_launch_configuration(source_server_id: str, fields: dict[str, Any]) -> None:
-    """Set launch-configuration fields (idempotent: the same values again change nothing)."""
+def apply_launch_configuration(source_server_id: str, fields: dict[str, Any]) -> bool:
+    """Set launch-configuration fields; an unchanged configuration is left alone (one read, no write).
+    True when it was updated."""
     current = call("get_launch_configuration", sourceServerID=source_server_id)
-    if any(current.get(k) != v for k, v in fields.items()):
-        call("update_launch_configuration", sourceServerID=source_server_id, **fields)
+    if all(current.get(k) == v for k, v in fields.items()):
+        return False
+    call("update_launch_configuration", sourceServerID=source_server_id, **fields)
+    return True

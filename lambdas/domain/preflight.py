@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lambdas.domain.waves import chunks
-from lambdas.plan import MAX_CONCURRENT_JOBS, MAX_SERVERS_PER_JOB, Plan
+from lambdas.domain.waves import capacity, chunks
+from lambdas.ownership import OWNER_TAG_KEY, untagged
+from lambdas.plan import Plan
+from lambdas.quotas import DEFAULT_QUOTAS, DrsQuotas
 
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 
@@ -22,9 +24,9 @@ def lag_seconds(duration: str | None) -> float | None:
     return days * 86_400 + hours * 3_600 + minutes * 60 + seconds
 
 
-def jobs_needed(plan: Plan) -> int:
-    """Jobs the largest wave starts at once (waves run one after another)."""
-    return max(len(chunks(wave.servers, MAX_SERVERS_PER_JOB)) for wave in plan.waves)
+def jobs_needed(plan: Plan, quotas: DrsQuotas = DEFAULT_QUOTAS) -> int:
+    """Jobs the largest wave starts (waves run one after another)."""
+    return max(len(chunks(wave.servers, quotas.max_servers_per_job)) for wave in plan.waves)
 
 
 # During a real Azure outage the agents cannot reach AWS, so replication reports these states while the
@@ -38,11 +40,17 @@ def check(
     source_servers: list[dict[str, Any]],
     active_jobs: list[dict[str, Any]],
     for_recovery: bool,
+    quotas: DrsQuotas = DEFAULT_QUOTAS,
+    owner: str | None = None,
 ) -> tuple[list[str], list[str]]:
-    """(problems that must stop a launch, warnings for the report); no problems means safe to go."""
+    """(problems that must stop a launch, warnings for the report); no problems means safe to go.
+
+    `owner` is the stack name the servers must be tagged with (lambdas/ownership.py): the stack's roles may
+    act on no other server, so an untagged one would fail the launch halfway."""
     problems: list[str] = []
     warnings: list[str] = []
     by_id = {server["sourceServerID"]: server for server in source_servers}
+    not_owned = set(untagged(source_servers, owner)) if owner else set()
     # DRS runs one job per source server at a time and cannot cancel one (e.g. a launch still running after
     # its drill timed out): a server in an active job cannot be launched until that job ends.
     busy = {
@@ -56,6 +64,11 @@ def check(
         if found is None:
             problems.append(f"{label}: not a DRS source server in this account and region")
             continue
+        if server.source_server_id in not_owned:
+            problems.append(
+                f"{label}: not tagged {OWNER_TAG_KEY}={owner}; tag the source server in DRS so this stack "
+                "may launch it"
+            )
         if server.source_server_id in busy:
             problems.append(
                 f"{label}: still in an active job of DRS ({busy[server.source_server_id]}), which DRS cannot "
@@ -74,10 +87,13 @@ def check(
                 f"{label}: replication lag {lag:.0f}s exceeds preflight.max_lag_seconds "
                 f"{plan.preflight.max_lag_seconds}"
             )
-    needed = jobs_needed(plan)
-    if len(active_jobs) + needed > MAX_CONCURRENT_JOBS:
-        problems.append(
-            f"DRS already runs {len(active_jobs)} jobs; this plan needs {needed} more at once and the quota "
-            f"is {MAX_CONCURRENT_JOBS}"
+    # Jobs wait for room under the account's quotas (launch_wave queues them): a warning, not a refusal.
+    needed = jobs_needed(plan, quotas)
+    room = capacity(active_jobs, quotas)
+    largest = max(len(wave.servers) for wave in plan.waves)
+    if room.jobs < needed or room.servers < min(largest, quotas.max_servers_in_active_jobs):
+        warnings.append(
+            f"DRS already runs {len(active_jobs)} jobs: waves wait for room under the quotas of "
+            f"{quotas.max_concurrent_jobs} jobs and {quotas.max_servers_in_active_jobs} servers in jobs"
         )
     return problems, warnings

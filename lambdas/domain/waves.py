@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdas.plan import MAX_SERVERS_PER_JOB, Plan, Wave
+from lambdas.quotas import DrsQuotas
 
 RUN_TAG = "dr-orchestrator:run-id"
 WAVE_TAG = "dr-orchestrator:wave"
@@ -15,6 +16,39 @@ PLAN_TAG = "dr-orchestrator:plan"
 
 def chunks(items: list[Any], size: int = MAX_SERVERS_PER_JOB) -> list[list[Any]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Room left under the account's DRS job quotas, from the jobs DRS reports as not COMPLETED."""
+
+    jobs: int
+    servers: int
+
+
+def capacity(active_jobs: list[dict[str, Any]], quotas: DrsQuotas) -> Capacity:
+    """Every job that is not COMPLETED counts, whoever started it (another plan, a drill's cleanup, the
+    console): the quotas are per account."""
+    busy = [job for job in active_jobs if job.get("status") != "COMPLETED"]
+    servers = sum(len(job.get("participatingServers") or []) for job in busy)
+    return Capacity(
+        jobs=quotas.max_concurrent_jobs - len(busy),
+        servers=quotas.max_servers_in_active_jobs - servers,
+    )
+
+
+def startable(pending: list[tuple[int, int]], room: Capacity) -> list[int]:
+    """Which pending chunks (index, servers) fit now, in wave order: a chunk that does not fit waits, and
+    so do the chunks after it, so a wave's jobs start in order and a large chunk is not starved."""
+    chosen: list[int] = []
+    jobs, servers = room.jobs, room.servers
+    for index, size in pending:
+        if jobs < 1 or size > servers:
+            break
+        chosen.append(index)
+        jobs -= 1
+        servers -= size
+    return chosen
 
 
 def job_tags(plan: str, run_id: str, wave: int, chunk: int) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lambdas import ownership, quotas
 from lambdas.adapters import drs
 from lambdas.domain import preflight
 from lambdas.errors import PreflightFailed
@@ -17,7 +18,12 @@ def handler(event: RunTask) -> dict[str, Any]:
     plan = run.load_plan()
     servers = drs.source_servers([s.source_server_id for s in plan.servers()])
     problems, warnings = preflight.check(
-        plan, servers, drs.active_jobs(), for_recovery=run.workflow == "recovery"
+        plan,
+        servers,
+        drs.active_jobs(),
+        for_recovery=run.workflow == "recovery",
+        quotas=quotas.current(),
+        owner=ownership.stack_name(),
     )
     lags = {
         s["sourceServerID"]: preflight.lag_seconds((s.get("dataReplicationInfo") or {}).get("lagDuration"))

@@ -234,6 +234,7 @@ class DrsApi:
             tags=dict(params.get("tags") or {}),
         )
         self._store.jobs[job.job_id] = job
+        self._store.job_added()
         return job
 
     def _known_server(self, source_server_id: str, field: str) -> SourceServer:

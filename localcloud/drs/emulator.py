@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from lambdas.quotas import DEFAULT_QUOTAS, DrsQuotas
 from localcloud.drs import errors, protocol
 from localcloud.drs.api import DrsApi
 from localcloud.drs.ec2 import Ec2, Launched
@@ -47,15 +48,17 @@ class DrsEmulator:
         event_sink: EventSink | None = None,
         machines: Machines | None = None,
         authorizer: Authorizer | None = None,
+        quotas: DrsQuotas | None = None,
     ) -> None:
-        """`ec2_endpoint_url=None` uses boto3's default endpoint (moto's in-process `mock_aws`)."""
+        """`ec2_endpoint_url=None` uses boto3's default endpoint (moto's in-process `mock_aws`); `quotas`
+        are the account's DRS job quotas (default: DRS's, see lambdas/quotas.py)."""
         self.region = region
         self.timing = timing or DrsTiming()
         self._event_sink = event_sink
         self._machines = machines
         self._authorizer = authorizer
         self._lock = threading.RLock()
-        self._store = Store(region)
+        self._store = Store(region, quotas=quotas or DEFAULT_QUOTAS)
         self._faults = Faults()
         self._engine = Engine(self._store, self._faults, self.timing)
         self._api = DrsApi(self._store, self._engine)
@@ -159,6 +162,12 @@ class DrsEmulator:
         """(operation, HTTP status) of every request served, oldest first."""
         with self._lock:
             return list(self._request_log)
+
+    @property
+    def peaks(self) -> dict[str, int]:
+        """The most jobs and source servers that were ever in jobs not COMPLETED at the same time."""
+        with self._lock:
+            return {"jobs": self._store.peak_active_jobs, "servers": self._store.peak_active_servers}
 
     # -- faults ------------------------------------------------------------------------------------
 

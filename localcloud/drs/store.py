@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from lambdas.quotas import DEFAULT_QUOTAS, DrsQuotas
 from localcloud.drs import errors
 from localcloud.drs.formats import new_id
 from localcloud.drs.records import Job, RecoveryInstance, Snapshot, SourceServer
 
-MAX_ACTIVE_JOBS = 20
 MAX_SNAPSHOTS_KEPT = 1000  # per server; the oldest are pruned as DRS prunes by retention
 
 
@@ -22,6 +22,11 @@ class Store:
     instances: dict[str, RecoveryInstance] = field(default_factory=dict)
     launch_configurations: dict[str, dict[str, Any]] = field(default_factory=dict)
     outbox: list[dict[str, Any]] = field(default_factory=list)  # events for the sink, sent by the ticker
+    # DRS's job quotas (lambdas/quotas.py cites them); an account with raised quotas is emulated by others.
+    quotas: DrsQuotas = DEFAULT_QUOTAS
+    # The most jobs and source servers ever active at once: what a test or the bench asserts on.
+    peak_active_jobs: int = 0
+    peak_active_servers: int = 0
 
     def server(self, source_server_id: str) -> SourceServer:
         try:
@@ -49,15 +54,38 @@ class Store:
         return {server.source_server_id for job in self.active_jobs() for server in job.servers}
 
     def check_can_start_job(self, source_server_ids: list[str]) -> None:
+        """DRS's refusals of a new job: a server already in a job (ConflictException), and the job quotas
+        (ServiceQuotaExceededException, HTTP 402 in botocore's drs model)."""
         busy = sorted(self.busy_server_ids() & set(source_server_ids))
         if busy:
             raise errors.conflict(
                 f"Source server {busy[0]} is already part of an active job", "SOURCE_SERVER", busy[0]
             )
-        if len(self.active_jobs()) >= MAX_ACTIVE_JOBS:
+        quotas = self.quotas
+        if len(source_server_ids) > quotas.max_servers_per_job:
             raise errors.quota_exceeded(
-                f"Cannot have more than {MAX_ACTIVE_JOBS} jobs that are not COMPLETED", "concurrent-jobs"
+                f"A job may contain at most {quotas.max_servers_per_job} source servers; "
+                f"this request has {len(source_server_ids)}",
+                "source-servers-per-job",
             )
+        active = self.active_jobs()
+        if len(active) >= quotas.max_concurrent_jobs:
+            raise errors.quota_exceeded(
+                f"Cannot have more than {quotas.max_concurrent_jobs} jobs that are not COMPLETED",
+                "concurrent-jobs",
+            )
+        in_jobs = sum(len(job.servers) for job in active)
+        if in_jobs + len(source_server_ids) > quotas.max_servers_in_active_jobs:
+            raise errors.quota_exceeded(
+                f"Cannot have more than {quotas.max_servers_in_active_jobs} source servers in jobs that are "
+                f"not COMPLETED: {in_jobs} are, and this job adds {len(source_server_ids)}",
+                "source-servers-in-active-jobs",
+            )
+
+    def job_added(self) -> None:
+        active = self.active_jobs()
+        self.peak_active_jobs = max(self.peak_active_jobs, len(active))
+        self.peak_active_servers = max(self.peak_active_servers, sum(len(job.servers) for job in active))
 
     def tagged(self, resource_arn: str) -> dict[str, str]:
         """The live tag map of the resource an ARN names."""

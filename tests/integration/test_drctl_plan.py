@@ -124,16 +124,16 @@ def test_wave_above_the_drs_job_limit_is_flagged(
     path = write(tmp_path / "bulk.json", document)
 
     code, out, _ = drctl(cloud, capsys, "plan", "validate", str(path))
-    assert code == 0, out  # the orchestrator splits the wave into jobs of 200: a warning, not an error
+    assert code == 0, out  # the orchestrator splits the wave into jobs of 100: a warning, not an error
     assert (
-        "warning  wave bulk: 201 servers exceed the DRS limit of 200 servers per job: "
-        "the wave is launched as 2 jobs at once"
+        "warning  wave bulk: 201 servers exceed the DRS limit of 100 servers per job: "
+        "the wave is launched as 3 jobs at once"
     ) in out
     assert "201 source servers replicating CONTINUOUS" in out and "201 Azure VMs found" in out
     assert "verdict: PASSED (0 errors, 1 warning)" in out
 
     assert main(["plan", "show", str(path)]) == 0
-    assert "wave 1 bulk (201 servers: above the DRS limit of 200 per job, 2 jobs)" in capsys.readouterr().out
+    assert "wave 1 bulk (201 servers: above the DRS limit of 100 per job, 3 jobs)" in capsys.readouterr().out
 
 
 def test_operator_errors_exit_2(
@@ -182,8 +182,8 @@ def test_show_prints_the_plan_and_its_waves(capsys: pytest.CaptureFixture[str]) 
     assert any(line.startswith("  traffic switch: shop.example.com A") for line in lines)
     waves = [line for line in lines if line.startswith("wave ")]
     assert waves == [
-        "wave 1 database (1/200 servers per DRS job)",
-        "wave 2 application (3/200 servers per DRS job)",
+        "wave 1 database (1/100 servers per DRS job)",
+        "wave 2 application (3/100 servers per DRS job)",
     ]
     reports = next(line for line in lines if "shop-reports" in line).split()
     assert reports == [

@@ -378,6 +378,33 @@ def test_at_most_20_jobs_run_at_once(emu: DrsEmulator, drs: Any) -> None:
     assert quota["ResponseMetadata"]["HTTPStatusCode"] == 402
 
 
+def test_a_job_holds_at_most_100_servers(emu: DrsEmulator, drs: Any) -> None:
+    """DRS's per-job quota (lambdas/quotas.py), below the 200 items StartRecovery's list accepts."""
+    emu.hang_jobs(True)
+    ids = [emu.seed_source_server(hostname=f"web-{n}") for n in range(101)]
+    refused = error_of(
+        lambda: drs.start_recovery(sourceServers=[{"sourceServerID": i} for i in ids], isDrill=True)
+    )
+    assert refused["Error"]["Code"] == "ServiceQuotaExceededException"
+    assert refused["ResponseMetadata"]["HTTPStatusCode"] == 402
+    assert "at most 100 source servers; this request has 101" in refused["Error"]["Message"]
+    job_id = drs.start_recovery(sourceServers=[{"sourceServerID": i} for i in ids[:100]], isDrill=True)
+    assert len(job_id["job"]["participatingServers"]) == 100
+
+
+def test_at_most_500_servers_are_in_active_jobs(emu: DrsEmulator, drs: Any) -> None:
+    emu.hang_jobs(True)
+    ids = [emu.seed_source_server(hostname=f"web-{n}") for n in range(501)]
+    for start in range(0, 500, 100):
+        drs.start_recovery(
+            sourceServers=[{"sourceServerID": i} for i in ids[start : start + 100]], isDrill=True
+        )
+    refused = error_of(lambda: drs.start_recovery(sourceServers=[{"sourceServerID": ids[500]}], isDrill=True))
+    assert refused["Error"]["Code"] == "ServiceQuotaExceededException"
+    assert "more than 500 source servers in jobs that are not COMPLETED" in refused["Error"]["Message"]
+    assert emu.peaks == {"jobs": 5, "servers": 500}
+
+
 # -- faults and validation ----------------------------------------------------------------------------
 
 

@@ -6,7 +6,9 @@ import pytest
 
 from lambdas.domain import lifecycle, preflight, waves
 from lambdas.domain.measure import measurements
+from lambdas.ownership import OWNER_TAG_KEY
 from lambdas.plan import Plan, parse_plan
+from lambdas.quotas import DEFAULT_QUOTAS, DrsQuotas
 
 
 @pytest.fixture
@@ -21,8 +23,45 @@ def source(server_id: str, state: str = "CONTINUOUS", lag: str = "PT2S") -> dict
     }
 
 
-def test_chunks_split_at_the_drs_job_limit() -> None:
-    assert [len(c) for c in waves.chunks(list(range(450)))] == [200, 200, 50]
+def test_chunks_split_at_the_drs_job_quota_of_100_servers() -> None:
+    assert [len(c) for c in waves.chunks(list(range(100)))] == [100]
+    assert [len(c) for c in waves.chunks(list(range(101)))] == [100, 1]
+    assert [len(c) for c in waves.chunks(list(range(500)))] == [100] * 5
+    assert [len(c) for c in waves.chunks(list(range(450)), 150)] == [150, 150, 150]
+
+
+def active(servers: int, status: str = "STARTED") -> dict[str, Any]:
+    return {"status": status, "participatingServers": [{"sourceServerID": f"s-{n}"} for n in range(servers)]}
+
+
+def test_a_wave_of_500_starts_what_fits_under_the_quotas_in_order() -> None:
+    pending = [(index, 100) for index in range(5)]
+    # An empty account: 5 jobs of 100 are exactly the 500 servers DRS allows in active jobs.
+    assert waves.startable(pending, waves.capacity([], DEFAULT_QUOTAS)) == [0, 1, 2, 3, 4]
+    # Another plan runs 150 servers in 2 jobs: 3 jobs fit (450 servers in active jobs), the rest waits.
+    room = waves.capacity([active(100), active(50), active(7, "COMPLETED")], DEFAULT_QUOTAS)
+    assert room == waves.Capacity(jobs=18, servers=350)
+    assert waves.startable(pending, room) == [0, 1, 2]
+    # 19 jobs of one server each: one job fits, whatever its size.
+    assert waves.startable(pending, waves.capacity([active(1)] * 19, DEFAULT_QUOTAS)) == [0]
+
+
+def test_a_chunk_that_does_not_fit_holds_back_the_chunks_after_it() -> None:
+    room = waves.Capacity(jobs=5, servers=60)
+    assert waves.startable([(0, 100), (1, 1)], room) == []
+    assert waves.startable([(0, 50), (1, 100), (2, 1)], room) == [0]
+
+
+def test_quotas_are_checked_when_configured() -> None:
+    assert DrsQuotas.from_mapping({"max_servers_per_job": 150}).max_servers_per_job == 150
+    for bad, field in (
+        ({"max_servers_per_job": 201}, "StartRecovery accepts"),
+        ({"max_servers_per_job": 0}, "at least 1"),
+        ({"max_jobs": 3}, "unknown field(s) max_jobs"),
+        ({"max_servers_per_job": 100, "max_servers_in_active_jobs": 50}, "must not exceed"),
+    ):
+        with pytest.raises(ValueError, match=field.replace("(", r"\(").replace(")", r"\)")):
+            DrsQuotas.from_mapping(bad)
 
 
 def test_wave_progress_critical_and_optional_failures(plan: Plan) -> None:
@@ -77,12 +116,30 @@ def test_preflight_problems(plan: Plan) -> None:
     assert preflight.check(plan, servers, active_jobs=[], for_recovery=False) == ([], [])
     servers[0] = source(servers[0]["sourceServerID"], lag="PT10M")
     servers[1] = source(servers[1]["sourceServerID"], state="INITIAL_SYNC")
-    problems, _ = preflight.check(
+    problems, warnings = preflight.check(
         plan, servers[:-1], active_jobs=[{"jobID": f"drsjob-{n}"} for n in range(20)], for_recovery=False
     )
     text = " ".join(problems)
     assert "lag 600s exceeds" in text and "INITIAL_SYNC" in text
-    assert "not a DRS source server" in text and "quota is 20" in text
+    assert "not a DRS source server" in text
+    # A full job quota is not a refusal: the waves queue until DRS has room.
+    assert "quota" not in text and "waves wait for room under the quotas of 20 jobs" in " ".join(warnings)
+
+
+def test_preflight_refuses_servers_not_tagged_for_this_stack(plan: Plan) -> None:
+    servers = [
+        {**source(s.source_server_id), "tags": {OWNER_TAG_KEY: "DrOrchestrator"}} for s in plan.servers()
+    ]
+    assert preflight.check(plan, servers, [], for_recovery=False, owner="DrOrchestrator") == ([], [])
+    servers[0]["tags"] = {OWNER_TAG_KEY: "OtherStack"}
+    servers[1]["tags"] = {}
+    problems, _ = preflight.check(plan, servers, [], for_recovery=False, owner="DrOrchestrator")
+    first, second = plan.servers()[:2]
+    assert problems == [
+        f"{s.name} ({s.source_server_id}): not tagged {OWNER_TAG_KEY}=DrOrchestrator; tag the source server "
+        "in DRS so this stack may launch it"
+        for s in (first, second)
+    ]
 
 
 def test_recovery_accepts_unreachable_source_with_a_warning(plan: Plan) -> None:

@@ -77,7 +77,7 @@ def test_wave_findings(sample_plan_document: dict[str, Any]) -> None:
             source_server_id=f"s-{i:017d}",
             azure_vm_id=template["azure_vm_id"].rsplit("/", 1)[0] + f"/vm{i}",
         )
-        for i in range(201)
+        for i in range(101)
     ]
     small = plans.wave_findings(parse_plan(sample_plan_document))
     assert severities(small) == [("ok", "")] and "at most 3 per wave" in small[0].message
@@ -86,7 +86,7 @@ def test_wave_findings(sample_plan_document: dict[str, Any]) -> None:
     sample_plan_document["traffic"]["aws_server"] = "s0"
     big = plans.wave_findings(parse_plan(sample_plan_document))
     assert severities(big) == [("warning", "wave big")]
-    assert "201 servers exceed the DRS limit of 200" in big[0].message and "2 jobs" in big[0].message
+    assert "101 servers exceed the DRS limit of 100" in big[0].message and "2 jobs" in big[0].message
 
 
 def test_detection_findings(sample_plan_document: dict[str, Any]) -> None:
@@ -174,7 +174,7 @@ def test_starter_plan_loads_and_marks_placeholders() -> None:
 
 
 def test_starter_plan_without_tags_uses_a_placeholder_subscription() -> None:
-    starter = plan_init.starter_plan("x", [source_server("s-00000000000000001")], wave_size=200)
+    starter = plan_init.starter_plan("x", [source_server("s-00000000000000001")], wave_size=100)
     plan = parse_plan(starter.document)
     subjects = {f.subject for f in plans.placeholder_findings(plan)}
     assert "azure.subscription_id" in subjects and "waves[0].servers[0].azure_vm_id" in subjects
