@@ -63,6 +63,7 @@ TASKS = [
         "Publish replication health of every plan; terminate drill instances left by ended drills",
         drs_read=DRS_READ,
         drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
+        plans_jobs=True,
     ),
     TaskFunction(
         "begin_run",
@@ -123,6 +124,7 @@ TASKS = [
         drs_read=DRS_READ,
         drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
         ec2_read=["ec2:DescribeInstances"],
+        plans_jobs=True,
     ),
     TaskFunction(
         "check_cleanup",
@@ -228,6 +230,7 @@ TASKS = [
         drs_on_source_servers=["drs:StartReplication"],
         drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
         ec2_read=["ec2:DescribeInstances"],
+        plans_jobs=True,
     ),
 ]
 
@@ -411,6 +414,10 @@ def _grants(
         )
     if spec.drs_on_recovery_instances:
         grants.append(statement(sorted(spec.drs_on_recovery_instances), [recovery_instance_arn]))
+    if spec.plans_jobs:
+        # The DRS quotas applied to the account (lambdas/adapters/service_quotas.py). GetServiceQuota lists no
+        # resource type in the Service Authorization Reference, hence "*"; it only reads quota values.
+        grants.append(statement(["servicequotas:GetServiceQuota"], ["*"]))
     if spec.publishes:
         grants.append(state.topic.grant_publish)
     if spec.writes_reports:

@@ -2,8 +2,10 @@
 
 DRS quotas (AWS Elastic Disaster Recovery user guide, "Disaster recovery at scale" -> "Service quotas and API
 limits", https://docs.aws.amazon.com/drs/latest/userguide/drs-at-scale.html, and the general reference's DRS
-quota table, https://docs.aws.amazon.com/general/latest/gr/drs.html). Where two figures disagree the stricter
-is the default:
+quota table, https://docs.aws.amazon.com/general/latest/gr/drs.html). The published figures have changed over
+time (earlier tables said 200 servers per job and 200 in all jobs), so the account's own values are read from
+Service Quotas when a run starts (lambdas/adapters/service_quotas.py) and the stricter of those and the ones
+below is in force. The defaults, when Service Quotas does not answer:
 - 100 source servers per recovery job. The StartRecovery API accepts a list of up to 200 (botocore's drs
   model, `sourceServers` max 200), which is a list maximum, not the job quota.
 - 500 source servers across all jobs that are not COMPLETED.
@@ -18,7 +20,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 # botocore drs model, StartRecoveryRequest.sourceServers: 1..200 items.
@@ -64,6 +67,29 @@ class DrsQuotas:
 
 
 DEFAULT_QUOTAS = DrsQuotas()
+
+# Service Quotas names DRS "drs" and each quota by a code; GetServiceQuota answers the value applied to the
+# account (these quotas are not adjustable, so that is DRS's default for the account and region).
+SERVICE_QUOTAS_SERVICE_CODE = "drs"
+SERVICE_QUOTA_CODES = {
+    "max_servers_per_job": "L-B827C881",  # Max source servers in a single Job
+    "max_servers_in_active_jobs": "L-05AFA8C6",  # Max source servers in all Jobs
+    "max_concurrent_jobs": "L-D88FAC3A",  # Concurrent jobs in progress
+    "max_replicating_servers": "L-C1D14A2B",  # Max Total replicating source servers Per AWS Account
+}
+
+
+def stricter(configured: DrsQuotas, applied: Mapping[str, float]) -> DrsQuotas:
+    """The lower of each configured quota and the value Service Quotas applies to the account (fields it did
+    not answer keep the configured value). A job never plans more servers than all jobs may hold."""
+    values = {
+        item.name: min(getattr(configured, item.name), max(1, int(applied[item.name])))
+        if item.name in applied
+        else getattr(configured, item.name)
+        for item in fields(configured)
+    }
+    values["max_servers_per_job"] = min(values["max_servers_per_job"], values["max_servers_in_active_jobs"])
+    return replace(configured, **values)
 
 
 def current() -> DrsQuotas:

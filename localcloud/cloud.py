@@ -21,11 +21,12 @@ from moto.core.config import default_user_config
 from moto.events.models import Rule
 from moto.server import ThreadedMotoServer
 
-from lambdas.adapters import azure_compute
+from lambdas.adapters import azure_compute, service_quotas
 from lambdas.adapters.aws import reset_clients
 from lambdas.plan import Plan
 from lambdas.quotas import DEFAULT_QUOTAS, DrsQuotas
 from localcloud import atomic_dynamodb, limits, payload_limits, sfn_integrations, timescale
+from localcloud import service_quotas as local_service_quotas
 from localcloud.azure import AzureEmulator, AzureTiming
 from localcloud.drs import DrsEmulator, DrsTiming
 from localcloud.guests import Guests
@@ -55,6 +56,8 @@ class LocalCloudSettings:
     drs_timing: DrsTiming = field(default_factory=DrsTiming)
     # The emulated account's DRS job quotas (DRS's defaults unless a test emulates another account).
     drs_quotas: DrsQuotas = DEFAULT_QUOTAS
+    # Whether Service Quotas answers those quotas (an account or region where it lists none: False).
+    drs_quotas_published: bool = True
     azure_timing: AzureTiming = field(default_factory=AzureTiming)
 
 
@@ -140,6 +143,8 @@ class LocalCloud:
         self._set_env({"AWS_ENDPOINT_URL_DRS": self.drs.url, "REQUESTS_CA_BUNDLE": self.azure.ca_bundle_path})
         reset_clients()
         azure_compute.reset_caches()
+        service_quotas.reset_cache()
+        local_service_quotas.install(self.settings.drs_quotas, published=self.settings.drs_quotas_published)
         timescale.install(self.settings.time_scale)
         atomic_dynamodb.install()
         sfn_integrations.install()
@@ -162,6 +167,7 @@ class LocalCloud:
         timescale.uninstall()
         atomic_dynamodb.uninstall()
         payload_limits.uninstall()
+        local_service_quotas.uninstall()
         if self._original_send is not None:
             Rule.send_to_targets = self._original_send  # type: ignore[method-assign]
             self._original_send = None
@@ -176,6 +182,7 @@ class LocalCloud:
         self._saved_env.clear()
         reset_clients()
         azure_compute.reset_caches()
+        service_quotas.reset_cache()
 
     def _set_env(self, values: dict[str, str]) -> None:
         for name, value in values.items():

@@ -20,6 +20,10 @@ _clients: dict[str, Any] = {}
 # lambdas.adapters.drs waits that out after botocore's attempts are spent.
 _CONFIGS = {
     "drs": Config(retries={"mode": "adaptive", "max_attempts": 3}, connect_timeout=5, read_timeout=30),
+    # Read at the start of a launch; when it does not answer soon the configured quotas are used.
+    "service-quotas": Config(
+        retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=5
+    ),
 }
 _DEFAULT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=30)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 
-from lambdas import quotas
+from lambdas.adapters import service_quotas
 from lambdas.adapters.aws import client, error_code
 from lambdas.errors import DrsRefused, TransientError
 
@@ -131,7 +131,7 @@ def recovery_instances(source_server_ids: list[str], *, drill: bool) -> list[dic
 def terminate_recovery_instances(recovery_instance_ids: list[str]) -> list[str]:
     """Terminate in jobs of at most the per-job quota. A job quota that is full is transient here: the
     state machine retries with backoff while other jobs end."""
-    size = quotas.current().max_servers_per_job
+    size = service_quotas.drs_quotas_in_force().quotas.max_servers_per_job
     job_ids = []
     for start in range(0, len(recovery_instance_ids), size):
         ids = recovery_instance_ids[start : start + size]

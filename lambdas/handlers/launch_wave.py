@@ -1,7 +1,8 @@
 """Launch one wave: one DRS job per `max_servers_per_job` servers, from the latest PIT snapshot or the newest
 one at or before the requested time.
 
-The account's DRS job quotas (lambdas/quotas.py) are shared by every plan and by jobs started elsewhere, so
+The account's DRS job quotas (lambdas/quotas.py; the values Service Quotas applies to the account when it
+answers) are shared by every plan and by jobs started elsewhere, so
 a job starts only when DRS's active jobs leave room for it; otherwise the wave answers QUEUED and the state
 machine calls again after `timing.poll_seconds`. The same happens when DRS itself refuses a job with
 ServiceQuotaExceededException (another plan took the room first) and when this invocation has used its
@@ -19,8 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from lambdas import quotas
-from lambdas.adapters import drs
+from lambdas.adapters import drs, service_quotas
 from lambdas.domain.measure import parse_time
 from lambdas.domain.waves import capacity, chunks, job_tags, jobs_already_started, startable, wave_of
 from lambdas.errors import DrsRefused, LaunchFailed
@@ -43,7 +43,7 @@ def handler(event: LaunchWaveInput) -> dict[str, Any]:
     run = event.run
     plan = run.load_plan()
     wave = wave_of(plan, event.wave)
-    limits = quotas.current()
+    limits = service_quotas.drs_quotas_in_force().quotas
     groups = chunks(wave.servers, limits.max_servers_per_job)
     started = jobs_already_started(drs.jobs_since(run.started_at), run.run_id, event.wave)
     pending = [(index, len(group)) for index, group in enumerate(groups) if index not in started]
