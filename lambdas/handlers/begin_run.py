@@ -23,7 +23,7 @@ from lambdas.validation import to_document
 
 class BeginInput(TaskInput, frozen=True):
     workflow: Workflow
-    input: dict[str, Any]
+    input: Any  # checked by parse_start_request, which names what is wrong
     execution_arn: str
     execution_name: str
     started_at: datetime
