@@ -50,6 +50,7 @@ def status(stack: Stack, plan: str | None) -> dict[str, Any]:
             "running_workflow": state.get("activeWorkflow"),
             "waiting_for_approval": bool(state.get("pendingApproval")),
             "last_drill": state.get("lastDrill"),
+            "last_refusal": state.get("lastRefusal"),
             "replication": {
                 "at": replication.get("at"),
                 "max_lag_seconds": replication.get("maxLagSeconds"),
@@ -71,6 +72,12 @@ def format_status(report: dict[str, Any]) -> str:
             f"  last drill: {drill.get('result', 'never')} {drill.get('at', '')}"
             + (f" RTO {drill['rtoSeconds']:.0f}s" if drill.get("rtoSeconds") is not None else "")
         )
+        refusal = plan.get("last_refusal")
+        if refusal:
+            lines.append(
+                f"  last refused automatic start: {refusal.get('at')} {refusal.get('workflow')} "
+                f"({refusal.get('alarmName') or refusal.get('trigger')}): {refusal.get('reason')}"
+            )
         replication = plan["replication"]
         lines.append(f"  replication (as of {replication['at'] or 'never'}):")
         for server, info in sorted(replication["servers"].items()):
