@@ -20,6 +20,7 @@ from http import HTTPStatus
 from .compute import ArmError, Compute
 from .entra import Tokens
 from .model import Operation
+from .network import Network
 from .server import Request, Response
 
 # Audiences ARM accepts besides the emulator's own URL (as real ARM does for these two).
@@ -31,6 +32,7 @@ _COMPUTE = _SUB + r"/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute"
 _VM = _COMPUTE + r"/virtualMachines/(?P<name>[^/]+)"
 _LOCATION = _SUB + r"/providers/Microsoft\.Compute/locations/(?P<location>[^/]+)"
 _GALLERY_IMAGE = _COMPUTE + r"/galleries/(?P<gallery>[^/]+)/images/(?P<image>[^/]+)"
+_NETWORK = _SUB + r"/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Network"
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,9 @@ class Faults:
 
 
 class Arm:
-    def __init__(self, compute: Compute, tokens: Tokens, tenant_id: str) -> None:
+    def __init__(self, compute: Compute, network: Network, tokens: Tokens, tenant_id: str) -> None:
         self.compute = compute
+        self.network = network
         self.faults = Faults()
         self._tokens = tokens
         self._tenant_id = tenant_id
@@ -84,6 +87,13 @@ class Arm:
             ),
             ("GET", re.compile(_LOCATION + r"/vmSizes", re.I), self._vm_sizes),
             ("GET", re.compile(_COMPUTE + r"/images/(?P<name>[^/]+)", re.I), self._get_image),
+            ("GET", re.compile(_NETWORK + r"/networkInterfaces/(?P<name>[^/]+)", re.I), self._get_nic),
+            (
+                "GET",
+                re.compile(_NETWORK + r"/virtualNetworks/(?P<vnet>[^/]+)/subnets/(?P<name>[^/]+)", re.I),
+                self._get_subnet,
+            ),
+            ("GET", re.compile(_NETWORK + r"/networkSecurityGroups/(?P<name>[^/]+)", re.I), self._get_nsg),
             ("GET", re.compile(_LOCATION + r"/operations/(?P<op>[^/]+)", re.I), self._operation_status),
             ("GET", re.compile(_LOCATION + r"/operationResults/(?P<op>[^/]+)", re.I), self._operation_result),
         ]
@@ -230,6 +240,15 @@ class Arm:
 
     def _get_image(self, request: Request, match: re.Match[str]) -> Response:
         return Response(200, self.compute.get_image(match["rg"], match["name"]))
+
+    def _get_nic(self, request: Request, match: re.Match[str]) -> Response:
+        return Response(200, self.network.get_nic(match["rg"], match["name"]))
+
+    def _get_subnet(self, request: Request, match: re.Match[str]) -> Response:
+        return Response(200, self.network.get_subnet(match["rg"], match["vnet"], match["name"]))
+
+    def _get_nsg(self, request: Request, match: re.Match[str]) -> Response:
+        return Response(200, self.network.get_nsg(match["rg"], match["name"]))
 
     def _operation_status(self, request: Request, match: re.Match[str]) -> Response:
         status = self.compute.operation_status(match["op"])

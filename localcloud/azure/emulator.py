@@ -22,6 +22,7 @@ from .arm import Arm, Fault
 from .compute import AzureTiming, Compute
 from .entra import Entra, Tokens
 from .imds import Imds
+from .network import Network
 from .server import Request, Response, TlsHttpServer
 from .tls import make_loopback_pki, server_context
 
@@ -46,7 +47,8 @@ class AzureEmulator:
         tokens = Tokens()
         self._entra = Entra(tenant_id, client_id, client_secret, tokens)
         self._compute = Compute(subscription_id, self.timing)
-        self._arm = Arm(self._compute, tokens, tenant_id)
+        self.network = Network(subscription_id)
+        self._arm = Arm(self._compute, self.network, tokens, tenant_id)
         self._log: list[tuple[str, str, int]] = []
         self._log_lock = threading.Lock()
         self._server: TlsHttpServer | None = None
@@ -127,8 +129,9 @@ class AzureEmulator:
         hyper_v_generation: str = "V1",
         security_profile: dict[str, Any] | None = None,
     ) -> str:
-        """Add a provisioned VM (marketplace image, managed disks); returns its ARM resource id."""
-        return self._compute.seed_vm(
+        """Add a provisioned VM (marketplace image, managed disks, a NIC in the group's default subnet);
+        returns its ARM resource id."""
+        vm_id = self._compute.seed_vm(
             hyper_v_generation=hyper_v_generation,
             security_profile=security_profile,
             resource_group=resource_group,
@@ -140,6 +143,14 @@ class AzureEmulator:
             tags=dict(tags or {}),
             location=location,
         )
+        nic_id = self._compute.vm_by_id(vm_id)["properties"]["networkProfile"]["networkInterfaces"][0]["id"]
+        self.network.ensure_vm_network(resource_group, location, nic_id, vm_id)
+        return vm_id
+
+    def add_security_rule(self, vm_id: str, name: str, properties: dict[str, Any]) -> None:
+        """Add a rule to the NSG of the VM's subnet (what a network team might have done)."""
+        nic_id = self._compute.vm_by_id(vm_id)["properties"]["networkProfile"]["networkInterfaces"][0]["id"]
+        self.network.add_security_rule(self.network.nsg_of_vm_subnet(nic_id), name, properties)
 
     def seed_image(
         self,
