@@ -25,8 +25,9 @@ from drctl import cpio
 from drctl.stack import OperatorError
 from drctl.vhd import MIB, finish_fixed_vhd
 from failback_client import HOOK_VERSION
+from failback_client import hook as hook_module
 
-HOOK_SOURCE = Path(__file__).resolve().parent.parent / "failback_client" / "hook.py"
+HOOK_SOURCE = Path(hook_module.__file__).resolve()  # copied into the image as it is
 # Where the client's launcher lives in the LiveCD's root filesystem (failback_client/hook.py); --launcher
 # overrides it for a release that moves it.
 DEFAULT_LAUNCHER = "/usr/bin/start.sh"
