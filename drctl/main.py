@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from drctl import commands, plan_init, plans
+from drctl.image_cli import add_failback_image_commands
 from drctl.stack import OperatorError, find_stack
 from lambdas.inputs import WORKFLOWS
 from lambdas.plan import MAX_SERVERS_PER_JOB, PlanError, load_plan_file
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(func=func)
 
     add_plan_commands(sub, common)
+    add_failback_image_commands(sub)
     add_local_commands(sub)
     return parser
 

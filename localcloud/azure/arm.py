@@ -31,7 +31,8 @@ _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _COMPUTE = _SUB + r"/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute"
 _VM = _COMPUTE + r"/virtualMachines/(?P<name>[^/]+)"
 _LOCATION = _SUB + r"/providers/Microsoft\.Compute/locations/(?P<location>[^/]+)"
-_GALLERY_IMAGE = _COMPUTE + r"/galleries/(?P<gallery>[^/]+)/images/(?P<image>[^/]+)"
+_GALLERY = _COMPUTE + r"/galleries/(?P<gallery>[^/]+)"
+_GALLERY_IMAGE = _GALLERY + r"/images/(?P<image>[^/]+)"
 _NETWORK = _SUB + r"/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Network"
 
 
@@ -79,6 +80,15 @@ class Arm:
             ("GET", re.compile(_COMPUTE + r"/disks/(?P<name>[^/]+)", re.I), self._get_disk),
             ("PUT", re.compile(_COMPUTE + r"/disks/(?P<name>[^/]+)", re.I), self._put_disk),
             ("DELETE", re.compile(_COMPUTE + r"/disks/(?P<name>[^/]+)", re.I), self._delete_disk),
+            ("GET", re.compile(_GALLERY, re.I), self._get_gallery),
+            ("PUT", re.compile(_GALLERY, re.I), self._put_gallery),
+            ("PUT", re.compile(_GALLERY_IMAGE, re.I), self._put_gallery_image),
+            (
+                "PUT",
+                re.compile(_GALLERY_IMAGE + r"/versions/(?P<version>[^/]+)", re.I),
+                self._put_gallery_version,
+            ),
+            ("PUT", re.compile(_COMPUTE + r"/images/(?P<name>[^/]+)", re.I), self._put_image),
             ("GET", re.compile(_GALLERY_IMAGE, re.I), self._get_gallery_image),
             (
                 "GET",
@@ -225,6 +235,37 @@ class Arm:
         if operation is None:
             return Response(204)
         return Response(202, None, self._lro_headers(request, operation, location=True))
+
+    def _get_gallery(self, request: Request, match: re.Match[str]) -> Response:
+        return Response(200, self.compute.get_gallery(match["rg"], match["gallery"]))
+
+    def _put_gallery(self, request: Request, match: re.Match[str]) -> Response:
+        return self._created(
+            request, *self.compute.create_gallery(match["rg"], match["gallery"], _json_body(request))
+        )
+
+    def _put_gallery_image(self, request: Request, match: re.Match[str]) -> Response:
+        result = self.compute.create_gallery_image(
+            match["rg"], match["gallery"], match["image"], _json_body(request)
+        )
+        return self._created(request, *result)
+
+    def _put_gallery_version(self, request: Request, match: re.Match[str]) -> Response:
+        result = self.compute.create_gallery_version(
+            match["rg"], match["gallery"], match["image"], match["version"], _json_body(request)
+        )
+        return self._created(request, *result)
+
+    def _put_image(self, request: Request, match: re.Match[str]) -> Response:
+        return self._created(
+            request, *self.compute.create_image(match["rg"], match["name"], _json_body(request))
+        )
+
+    def _created(
+        self, request: Request, created: bool, body: dict[str, object], operation: Operation
+    ) -> Response:
+        """A PUT answered as a long-running operation: 201 (or 200) with Azure-AsyncOperation."""
+        return Response(201 if created else 200, body, self._lro_headers(request, operation, location=False))
 
     def _get_gallery_image(self, request: Request, match: re.Match[str]) -> Response:
         return Response(200, self.compute.get_gallery_image(match["rg"], match["gallery"], match["image"]))
