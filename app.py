@@ -6,8 +6,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
+
+# The CDK library runs on Node.js (jsii); without it the import below ends in a long traceback.
+if shutil.which("node") is None:
+    sys.exit(
+        "error: Node.js is not on PATH, and the CDK needs it. Use `make synth` (it puts the project's "
+        "Node.js from .venv first on PATH), or install Node.js 20 or newer."
+    )
 
 import aws_cdk as cdk
 import cdk_nag
