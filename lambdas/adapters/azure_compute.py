@@ -10,10 +10,8 @@ The two endpoints are configurable for sovereign clouds.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,22 +53,31 @@ def reset_caches() -> None:
         _cache.clear()
 
 
+def _secrets_provider() -> Any:
+    # Powertools caches the value for max_age; built on the project's client (endpoint, retries).
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    with _lock:
+        if "secrets" not in _cache:
+            _cache["secrets"] = SecretsProvider(boto3_client=aws_client("secretsmanager"))
+        return _cache["secrets"]
+
+
 def _secret() -> dict[str, str]:
-    cached = _cache.get("secret")
-    if cached and cached[1] > time.monotonic():
-        return dict(cached[0])
-    response = aws_client("secretsmanager").get_secret_value(SecretId=os.environ["AZURE_SECRET_ARN"])
+    from aws_lambda_powertools.utilities.parameters.exceptions import TransformParameterError
+
     try:
-        secret = json.loads(response["SecretString"])
+        secret = _secrets_provider().get(
+            os.environ["AZURE_SECRET_ARN"], max_age=_SECRET_TTL_SECONDS, transform="json"
+        )
         missing = [k for k in ("tenant_id", "client_id", "client_secret") if not secret.get(k)]
-    except (KeyError, json.JSONDecodeError):
+    except (TransformParameterError, AttributeError):
         missing = ["(secret is not a JSON document)"]
     if missing:
         # Name the fields, never the values.
         raise AzureUnavailable(
             f"Azure credential secret is missing {', '.join(missing)}: see README, 'Azure access'"
         )
-    _cache["secret"] = (secret, time.monotonic() + _SECRET_TTL_SECONDS)
     return dict(secret)
 
 
