@@ -10,13 +10,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from drctl.progress import ProgressPrinter
 from drctl.stack import OperatorError, Stack
 from lambdas.adapters import state_store
 from lambdas.adapters.state_store import from_item
 from lambdas.errors import InvalidInput
 from lambdas.inputs import parse_start_request
 from lambdas.validation import to_document
-from localcloud.progress import ProgressPrinter
 
 
 def plan_state(stack: Stack, plan: str) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """drctl: status, start, approve/abort, watch and report against a deployed stack (standard AWS credentials),
-`drctl plan validate|show|init` for plan files, and `drctl local ...` for the embedded local cloud. The same
-commands work against `drctl local up`."""
+and `drctl plan validate|show|init` for plan files. The same commands work against `drctl local up`, which the
+local cloud adds as a plugin (drctl/plugins.py)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Iterable
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
 from drctl import commands, plan_init, plans
+from drctl.plugins import PluginUnavailable, add_plugins
 from drctl.stack import OperatorError, find_stack
 from lambdas.inputs import WORKFLOWS
 from lambdas.plan import MAX_SERVERS_PER_JOB, PlanError, load_plan_file
-from localcloud.cli import add_local_commands
 
 
 def _stack(args: argparse.Namespace) -> Any:
@@ -132,7 +134,7 @@ def add_plan_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     init.set_defaults(func=cmd_plan_init)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plugins: Iterable[EntryPoint] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drctl", description="Azure -> AWS disaster recovery orchestrator")
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
@@ -176,15 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(func=func)
 
     add_plan_commands(sub, common)
-    add_local_commands(sub)
+    add_plugins(sub, plugins)  # `drctl local ...` when the local cloud is installed
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, plugins: Iterable[EntryPoint] | None = None) -> int:
+    """`plugins`: the entry points of group drctl.plugins to add (default: the installed ones)."""
+    args = build_parser(plugins).parse_args(argv)
     try:
         return int(args.func(args))
-    except (OperatorError, PlanError, RuntimeError) as exc:
+    except (OperatorError, PlanError, PluginUnavailable, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
