@@ -15,7 +15,7 @@ from drctl.stack import OperatorError, Stack
 from lambdas.adapters import state_store
 from lambdas.adapters.state_store import from_item
 from lambdas.errors import InvalidInput
-from lambdas.inputs import parse_start_request
+from lambdas.inputs import StartRequest, parse_start_request
 from lambdas.validation import to_document
 
 
@@ -79,11 +79,15 @@ def format_status(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def start(stack: Stack, workflow: str, document: dict[str, Any]) -> str:
+def start_request(document: dict[str, Any]) -> StartRequest:
+    """The start document, checked as the workflow checks it: bad input is refused before anything runs."""
     try:
-        request = parse_start_request(document)  # refuse bad input here, before anything runs
+        return parse_start_request(document)
     except InvalidInput as exc:
         raise OperatorError(str(exc)) from None
+
+
+def start(stack: Stack, workflow: str, request: StartRequest) -> str:
     stack.check_plan(request.plan)
     # A readable execution name: what the console lists and what the reports are named after.
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -139,7 +143,8 @@ def find_run(stack: Stack, plan: str, execution_arn: str | None) -> dict[str, An
 
 def watch(
     stack: Stack, plan: str, execution_arn: str | None, emit: Any = print, timeout: float = 86_400
-) -> str:
+) -> tuple[str, str]:
+    """Follow a run (default: the latest of the plan) until it ends: its execution ARN and final status."""
     stack.check_plan(plan)
     sfn = stack.client("stepfunctions")
     deadline = time.monotonic() + timeout
@@ -160,7 +165,7 @@ def watch(
             if status != "RUNNING":
                 if printer is not None:
                     printer.update(find_run(stack, plan, arn))
-                return status
+                return arn, status
         if time.monotonic() > deadline:
             raise OperatorError("still running; watch again later")
         time.sleep(1.0)
