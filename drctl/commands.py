@@ -59,26 +59,6 @@ def status(stack: Stack, plan: str | None) -> dict[str, Any]:
     return result
 
 
-def format_status(report: dict[str, Any]) -> str:
-    lines = []
-    for name, plan in report.items():
-        drill = plan["last_drill"] or {}
-        lines.append(f"plan {name}: {plan['lifecycle']}")
-        if plan["running"]:
-            waiting = " (waiting for approval: drctl approve|abort)" if plan["waiting_for_approval"] else ""
-            lines.append(f"  running: {plan['running_workflow']} {plan['running']}{waiting}")
-        lines.append(
-            f"  last drill: {drill.get('result', 'never')} {drill.get('at', '')}"
-            + (f" RTO {drill['rtoSeconds']:.0f}s" if drill.get("rtoSeconds") is not None else "")
-        )
-        replication = plan["replication"]
-        lines.append(f"  replication (as of {replication['at'] or 'never'}):")
-        for server, info in sorted(replication["servers"].items()):
-            lag = info.get("lagSeconds")
-            lines.append(f"    {server}  {info.get('state'):<12} lag {'-' if lag is None else f'{lag:.0f}s'}")
-    return "\n".join(lines)
-
-
 def start_request(document: dict[str, Any]) -> StartRequest:
     """The start document, checked as the workflow checks it: bad input is refused before anything runs."""
     try:

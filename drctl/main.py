@@ -9,11 +9,12 @@ import getpass
 import json
 import sys
 from collections.abc import Iterable
+from contextlib import nullcontext
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
-from drctl import commands, plan_init, plans
+from drctl import commands, plan_init, plans, views
 from drctl.confirm import CONFIRMED_WORKFLOWS, NotConfirmed, changes, confirm, find_plan
 from drctl.errors import cloud_error
 from drctl.flags import EXAMPLES, add_global_flags, drctl_version, global_flags
@@ -42,7 +43,10 @@ def _print(args: argparse.Namespace, document: Any, text: str) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     report = commands.status(_stack(args), args.plan)
-    _print(args, report, commands.format_status(report))
+    if args.json:
+        _print(args, report, "")
+    else:
+        views.console().print(views.status_view(report))
     return 0
 
 
@@ -59,8 +63,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     if not args.wait:
         _print(args, {"executionArn": arn}, f"started {args.workflow} of plan {args.plan}: {arn}")
         return 0
-    _progress(args, f"started {args.workflow} of plan {args.plan}: {arn}")
-    return _watch(args, stack, arn)
+    return _watch(args, stack, arn, started=f"started {args.workflow} of plan {args.plan}: {arn}")
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
@@ -79,18 +82,24 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return _watch(args, _stack(args), args.execution)
 
 
-def _progress(args: argparse.Namespace, line: str) -> None:
-    """Progress is for people: on stdout, or on stderr with --json so that stdout stays one JSON document."""
-    print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
-
-
-def _watch(args: argparse.Namespace, stack: Any, execution: str | None) -> int:
+def _watch(args: argparse.Namespace, stack: Any, execution: str | None, started: str = "") -> int:
+    # People read the progress: on stdout, or on stderr with --json so that stdout stays one JSON document.
+    out = views.console(stderr=args.json)
+    if started:
+        out.print(started, markup=False)
+    following = f"following the run of plan {args.plan} (Ctrl-C stops watching; the run goes on)"
     try:
-        arn, status = commands.watch(stack, args.plan, execution, emit=lambda line: _progress(args, line))
+        with out.status(following) if out.is_terminal else nullcontext():
+            arn, status = commands.watch(
+                stack, args.plan, execution, emit=lambda line: out.print(views.progress_line(line))
+            )
     except KeyboardInterrupt:
         print(f"\nstopped watching; the execution goes on (drctl watch --plan {args.plan})", file=sys.stderr)
         return EXIT_INTERRUPTED
-    _print(args, {"executionArn": arn, "status": status}, f"execution {status}")
+    if args.json:
+        _print(args, {"executionArn": arn, "status": status}, "")
+    else:
+        out.print(views.progress_line(f"execution {status}"))
     return 0 if status == "SUCCEEDED" else EXIT_FAILED
 
 
