@@ -82,6 +82,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 
 
 def cmd_local_demo(args: argparse.Namespace) -> int:
+    _local_cloud_module()  # the local extras first: a missing one is one line, before synth
     from localcloud.demo import run_demo
 
     cloud, plans = _start_cloud(args)

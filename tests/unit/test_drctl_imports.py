@@ -77,14 +77,14 @@ def test_the_registered_plugin_adds_local_up_and_demo() -> None:
         build_parser(plugins=[]).parse_args(["local", "up"])  # no plugin: no `local` command
 
 
-@pytest.mark.parametrize("missing", ["moto", "cryptography"])
-def test_local_up_without_the_local_extras_is_one_clear_line(missing: str) -> None:
+@pytest.mark.parametrize(("missing", "command"), [("moto", "up"), ("cryptography", "up"), ("moto", "demo")])
+def test_local_cloud_without_the_local_extras_is_one_clear_line(missing: str, command: str) -> None:
     result = run_python(
         "import sys\n"
         f"sys.modules[{missing!r}] = None\n"
         "from localcloud.cli import PLUGIN\n"
         "from drctl.main import main\n"
-        "sys.exit(main(['local', 'up'], plugins=[PLUGIN]))\n"
+        f"sys.exit(main(['local', {command!r}], plugins=[PLUGIN]))\n"
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
@@ -99,3 +99,26 @@ def test_a_plugin_that_cannot_load_keeps_its_command_with_a_clear_error(
     assert main(["local", "up", "--time-scale", "5"], plugins=[broken]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no_such_package" in err and "pip install" in err
+
+
+def test_installed_plugins_are_found_through_their_entry_points(tmp_path: Path) -> None:
+    """An installed distribution declaring a drctl.plugins entry point adds its command, with no import of it
+    anywhere in drctl (the metadata is what `pip install` writes, an egg-info folder on sys.path)."""
+    info = tmp_path / "hello_plugin-1.0.egg-info"
+    info.mkdir()
+    (info / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: hello-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[{GROUP}]\nhello = hello_plugin:add_commands\n")
+    (tmp_path / "hello_plugin.py").write_text(
+        "def add_commands(sub):\n"
+        "    sub.add_parser('hello').set_defaults(func=lambda args: print('hello from a plugin') or 0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from drctl.main import main; sys.exit(main(['hello']))"],
+        cwd=ROOT,
+        env={"PATH": "", "PYTHONPATH": f"{tmp_path}:{ROOT}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (0, "hello from a plugin\n"), result.stderr
