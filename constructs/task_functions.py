@@ -168,6 +168,10 @@ TASKS = [
         "Check the Azure VMs can fail back; record their disk layout",
         flavour="azure",
         drs_read=DRS_READ,
+        # The network check: the recovery instance's addresses and security groups, and whether its
+        # failback replication uses the private IP.
+        ec2_read=["ec2:DescribeInstances", "ec2:DescribeSecurityGroups"],
+        drs_on_recovery_instances=["drs:GetFailbackReplicationConfiguration"],
         reads_azure_secret=True,
         timeout_seconds=300,
     ),

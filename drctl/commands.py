@@ -50,6 +50,7 @@ def status(stack: Stack, plan: str | None) -> dict[str, Any]:
             "running_workflow": state.get("activeWorkflow"),
             "waiting_for_approval": bool(state.get("pendingApproval")),
             "last_drill": state.get("lastDrill"),
+            "last_refusal": state.get("lastRefusal"),
             "replication": {
                 "at": replication.get("at"),
                 "max_lag_seconds": replication.get("maxLagSeconds"),

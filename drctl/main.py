@@ -18,6 +18,7 @@ from drctl import commands, plan_init, plans, views
 from drctl.confirm import CONFIRMED_WORKFLOWS, NotConfirmed, changes, confirm, find_plan
 from drctl.errors import cloud_error
 from drctl.flags import EXAMPLES, add_global_flags, drctl_version, global_flags
+from drctl.image_cli import add_failback_image_commands
 from drctl.plugins import PluginUnavailable, add_plugins
 from drctl.stack import OperatorError, Timeouts, find_stack
 from lambdas.inputs import WORKFLOWS
@@ -237,6 +238,7 @@ def build_parser(plugins: Iterable[EntryPoint] | None = None) -> argparse.Argume
         command.set_defaults(func=func)
 
     add_plan_commands(sub, common)
+    add_failback_image_commands(sub)
     add_plugins(sub, plugins)  # `drctl local ...` when the local cloud is installed
     return parser
 

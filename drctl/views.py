@@ -4,6 +4,7 @@ styled lines (failures in red, successes in green). On a terminal with colour, i
 
 from __future__ import annotations
 
+import io
 import re
 import sys
 from typing import Any
@@ -27,6 +28,13 @@ def console(stderr: bool = False) -> Console:
     """A console on stdout (or stderr), resolved when called so that a redirected stream is honoured."""
     # soft_wrap: a long progress line stays one line in a pipe (grep), the terminal wraps it on screen.
     return Console(file=sys.stderr if stderr else sys.stdout, highlight=False, soft_wrap=True)
+
+
+def plain_text(view: Any, width: int = 120) -> str:
+    """What a pipe receives: the view as text without colour."""
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None, highlight=False, soft_wrap=True).print(view)
+    return buffer.getvalue()
 
 
 def status_view(report: dict[str, Any]) -> Group:
@@ -53,6 +61,13 @@ def _plan_summary(name: str, plan: dict[str, Any]) -> Text:
         text.append(f" {drill['at']}")
     if drill.get("rtoSeconds") is not None:
         text.append(f" RTO {drill['rtoSeconds']:.0f}s")
+    refusal = plan.get("last_refusal")
+    if refusal:
+        text.append("\n  last refused automatic start: ", style="bold yellow")
+        text.append(
+            f"{refusal.get('at')} {refusal.get('workflow')} "
+            f"({refusal.get('alarmName') or refusal.get('trigger')}): {refusal.get('reason')}"
+        )
     return text
 
 

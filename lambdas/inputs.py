@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal, get_args
 
+from lambdas.errors import InvalidInput
 from lambdas.plan import FreeText, SafeName
 from lambdas.validation import StrictModel, parse_input, pattern
 
@@ -46,6 +47,14 @@ class StartRequest(StrictModel, frozen=True):
 
 
 def parse_start_request(document: object) -> StartRequest:
+    if not isinstance(document, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(document), "a number"
+        )
+        raise InvalidInput(
+            f'execution input must be a JSON object such as {{"plan": "shop"}}, not {kind}; '
+            "see events/*.json for each workflow's input"
+        )
     return parse_input(StartRequest, document, "execution input")
 
 

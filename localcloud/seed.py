@@ -25,6 +25,25 @@ def seed_plans(cloud: LocalCloud, plans: list[Plan]) -> None:
     for plan in plans:
         _seed_plan(cloud, plan)
     _seed_secret(cloud)
+    _open_failback_port(cloud)
+
+
+def _open_failback_port(cloud: LocalCloud) -> None:
+    """The failback prerequisite (README, "Failback"): recovery instances let TCP 1500 in from the Azure
+    VMs' outbound addresses; here the default security group they launch with."""
+    ec2 = cloud.client("ec2")
+    group = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["default"]}])
+    ec2.authorize_security_group_ingress(
+        GroupId=group["SecurityGroups"][0]["GroupId"],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 1500,
+                "ToPort": 1500,
+                "IpRanges": [{"CidrIp": "203.0.113.0/24", "Description": "Azure VMs' outbound addresses"}],
+            }
+        ],
+    )
 
 
 def _seed_plan(cloud: LocalCloud, plan: Plan) -> None:

@@ -153,7 +153,9 @@ class Tasks:
             },
             RUN,
         )
-        begin.add_catch(fail_refused, errors=["States.ALL"], result_path="$.error")
+        # The error replaces the state's input: an execution input that is not an object (an array, a
+        # string) has no field to put it in, and the run is refused anyway.
+        begin.add_catch(fail_refused, errors=["States.ALL"], result_path="$")
         return begin
 
     def finish(self) -> tuple[sfn.IChainable, sfn.IChainable]:

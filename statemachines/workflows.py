@@ -155,7 +155,7 @@ def approval_gate(t: Tasks) -> sfn.IChainable:
 
 
 def _refused(t: Tasks) -> sfn.Fail:
-    return sfn.Fail(t.scope, "Refused", error_path="$.error.Error", cause_path="$.error.Cause")
+    return sfn.Fail(t.scope, "Refused", error_path="$.Error", cause_path="$.Cause")
 
 
 WORKFLOW_BUILDERS = {

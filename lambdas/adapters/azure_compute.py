@@ -22,6 +22,7 @@ from lambdas.errors import AzureRequestFailed, AzureUnavailable
 
 if TYPE_CHECKING:
     from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.network import NetworkManagementClient
 
 _SECRET_TTL_SECONDS = 300
 _lock = threading.Lock()
@@ -73,15 +74,10 @@ def _secret() -> dict[str, str]:
     return dict(secret)
 
 
-def build_compute_client(
-    secret: dict[str, str], subscription_id: str, *, retries: int = 3
-) -> ComputeManagementClient:
-    """A compute client signed in with the secret's service principal (no network call until used)."""
+def _credential(secret: dict[str, str], retries: int) -> Any:
     from azure.identity import ClientSecretCredential
-    from azure.mgmt.compute import ComputeManagementClient
 
-    resource_manager = secret.get("resource_manager", "https://management.azure.com").rstrip("/")
-    credential = ClientSecretCredential(
+    return ClientSecretCredential(
         secret["tenant_id"],
         secret["client_id"],
         secret["client_secret"],
@@ -92,24 +88,56 @@ def build_compute_client(
         read_timeout=20,
         retry_total=min(retries, 2),
     )
+
+
+def _client_options(secret: dict[str, str], retries: int) -> dict[str, Any]:
+    resource_manager = secret.get("resource_manager", "https://management.azure.com").rstrip("/")
+    return {
+        "base_url": resource_manager,
+        "credential_scopes": [f"{resource_manager}/.default"],
+        "connection_timeout": 5,
+        "read_timeout": 30,
+        "retry_total": retries,
+        "retry_backoff_max": 10,
+    }
+
+
+def build_compute_client(
+    secret: dict[str, str], subscription_id: str, *, retries: int = 3
+) -> ComputeManagementClient:
+    """A compute client signed in with the secret's service principal (no network call until used)."""
+    from azure.mgmt.compute import ComputeManagementClient
+
     return ComputeManagementClient(
-        credential,
-        subscription_id,
-        base_url=resource_manager,
-        credential_scopes=[f"{resource_manager}/.default"],
-        connection_timeout=5,
-        read_timeout=30,
-        retry_total=retries,
-        retry_backoff_max=10,
+        _credential(secret, retries), subscription_id, **_client_options(secret, retries)
+    )
+
+
+def build_network_client(
+    secret: dict[str, str], subscription_id: str, *, retries: int = 3
+) -> NetworkManagementClient:
+    """A network client (NICs, subnets, NSGs: read only) signed in like the compute client."""
+    from azure.mgmt.network import NetworkManagementClient
+
+    return NetworkManagementClient(
+        _credential(secret, retries), subscription_id, **_client_options(secret, retries)
     )
 
 
 def compute(subscription_id: str) -> ComputeManagementClient:
+    return _cached("compute", subscription_id, build_compute_client)
+
+
+def network(subscription_id: str) -> NetworkManagementClient:
+    return _cached("network", subscription_id, build_network_client)
+
+
+def _cached(kind: str, subscription_id: str, build: Any) -> Any:
     secret = _secret()
-    key = f"compute:{subscription_id}:{secret['client_id']}:{hash(secret['client_secret'])}"
+    key = f"{kind}:{subscription_id}:{secret['client_id']}:{hash(secret['client_secret'])}"
     with _lock:
         if key not in _cache:
-            _cache[key] = build_compute_client(secret, subscription_id)
+            _cache[key] = build(secret, subscription_id)
         return _cache[key]
 
 

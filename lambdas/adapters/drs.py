@@ -149,6 +149,13 @@ def start_failback_launch(recovery_instance_ids: list[str], tags: dict[str, str]
     return str(job["jobID"])
 
 
+def uses_private_ip_for_failback(recovery_instance_id: str) -> bool:
+    """Whether the recovery instance's failback replication goes to its private IP (a VPN or Direct
+    Connect route) rather than its public one."""
+    configuration = call("get_failback_replication_configuration", recoveryInstanceID=recovery_instance_id)
+    return bool(configuration.get("usePrivateIP"))
+
+
 def stop_failback(recovery_instance_id: str) -> None:
     call("stop_failback", recoveryInstanceID=recovery_instance_id)
 

@@ -35,3 +35,30 @@ def private_ips(instance_ids: list[str]) -> dict[str, str]:
                 if ip:
                     ips[instance["InstanceId"]] = str(ip)
     return ips
+
+
+def network_facts(instance_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Per instance: PrivateIpAddress, PublicIpAddress (if any) and its security groups' inbound rules."""
+    facts: dict[str, dict[str, Any]] = {}
+    if not instance_ids:
+        return facts
+    group_ids: set[str] = set()
+    for page in client("ec2").get_paginator("describe_instances").paginate(InstanceIds=instance_ids):
+        for reservation in page.get("Reservations", []):
+            for instance in reservation.get("Instances", []):
+                groups = [g["GroupId"] for g in instance.get("SecurityGroups", [])]
+                group_ids.update(groups)
+                facts[instance["InstanceId"]] = {
+                    "PrivateIpAddress": instance.get("PrivateIpAddress"),
+                    "PublicIpAddress": instance.get("PublicIpAddress"),
+                    "SecurityGroupIds": groups,
+                }
+    groups_by_id: dict[str, dict[str, Any]] = {}
+    if group_ids:
+        paginator = client("ec2").get_paginator("describe_security_groups")
+        for page in paginator.paginate(GroupIds=sorted(group_ids)):
+            for group in page.get("SecurityGroups", []):
+                groups_by_id[group["GroupId"]] = group
+    for fact in facts.values():
+        fact["SecurityGroups"] = [groups_by_id[g] for g in fact.pop("SecurityGroupIds") if g in groups_by_id]
+    return facts

@@ -128,6 +128,16 @@ def _set_slice(key: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def record_automatic_failover(plan: str, at: str) -> None:
+    """Stamp the flapping guard: an alarm-started run is about to change production (see begin_run)."""
+    set_fields(plan_key(plan), {"lastAutomaticFailover": at})
+
+
+def record_refusal(plan: str, refusal: dict[str, Any]) -> None:
+    """Keep the latest refused or unconfirmed automatic start on the plan, for `drctl status`."""
+    set_fields(plan_key(plan), {"lastRefusal": refusal})
+
+
 def put_if_absent(key: dict[str, Any], fields: dict[str, Any]) -> bool:
     """Create an item once; False if it already existed."""
     item = {**key, **{k: to_attr(v) for k, v in fields.items()}}

@@ -23,7 +23,7 @@ from lambdas.validation import to_document
 
 class BeginInput(TaskInput, frozen=True):
     workflow: Workflow
-    input: dict[str, Any]
+    input: Any  # checked by parse_start_request, which names what is wrong
     execution_arn: str
     execution_name: str
     started_at: datetime
@@ -106,10 +106,12 @@ def _conditional_lock(
     update += "#lifecycle = if_not_exists(#lifecycle, :normal)"
     started = now()
     if request.trigger == "alarm":
+        # The guard counts only alarm-started runs that changed production: fence_source stamps
+        # lastAutomaticFailover as it starts fencing, so an unconfirmed or rejected alarm does not hold
+        # off a real outage minutes later.
         cutoff = started - timedelta(minutes=plan.triggers.min_minutes_between_automatic)
         condition += " AND (attribute_not_exists(#lastAutomatic) OR #lastAutomatic < :cutoff)"
-        update += ", #lastAutomatic = :now"
-        names["#lastAutomatic"] = "lastAutomaticStart"
+        names["#lastAutomatic"] = "lastAutomaticFailover"
         values[":cutoff"] = iso(cutoff)
     taken = state_store.conditional_update(
         state_store.plan_key(request.plan),
@@ -126,22 +128,44 @@ def _conditional_lock(
     )
     if taken is None:
         state = state_store.get_item(state_store.plan_key(request.plan))
-        last = state.get("lastAutomaticStart")
+        last = state.get("lastAutomaticFailover")
         if request.trigger == "alarm" and last and last >= values[":cutoff"]:
             raise Refused(
-                f"an automatic failover of plan {plan.name} already started at {last}; alarms within "
+                f"an automatic failover of plan {plan.name} already began at {last}; alarms within "
                 f"triggers.min_minutes_between_automatic ({plan.triggers.min_minutes_between_automatic}) "
                 "do not start another (flapping guard)"
             )
         raise Refused(lifecycle.refusal_reason(workflow, request.plan, state, execution_arn))
 
 
+def _announce_refusal(
+    request: StartRequest, plan: Plan, workflow: str, execution_arn: str, reason: str
+) -> None:
+    """A refused automatic start (alarm, schedule) is never silent: notify and keep it for drctl status."""
+    refusal = {
+        "at": iso(now()),
+        "workflow": workflow,
+        "trigger": request.trigger,
+        "alarmName": request.alarm_name,
+        "execution": execution_arn,
+        "reason": reason,
+    }
+    state_store.record_refusal(plan.name, refusal)
+    source = f"alarm {request.alarm_name}" if request.alarm_name else f"the {request.trigger}"
+    notify.publish(f"[DR] {workflow} refused for {plan.name}: {source} started nothing", refusal)
+
+
 @task(BeginInput)
 def handler(event: BeginInput) -> dict[str, Any]:
     request = parse_start_request(event.input)
     plan = load_plan(request.plan)
-    _check_trigger(request, event.workflow, event.execution_arn)
-    took_over = _take_lock(request, plan, event.workflow, event.execution_arn)
+    try:
+        _check_trigger(request, event.workflow, event.execution_arn)
+        took_over = _take_lock(request, plan, event.workflow, event.execution_arn)
+    except (Refused, InvalidInput) as exc:
+        if request.trigger in ("alarm", "schedule"):
+            _announce_refusal(request, plan, event.workflow, event.execution_arn, str(exc))
+        raise
 
     started = iso(event.started_at)
     run = RunContext(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdas.adapters import azure_compute
+from lambdas.adapters import azure_compute, state_store
 from lambdas.errors import AzureRequestFailed, AzureUnavailable, OutageNotConfirmed
 from lambdas.handlers.common import RunTask, iso, now, task
 
@@ -39,8 +39,21 @@ def handler(event: RunTask) -> dict[str, Any]:
     confirmed = len(healthy) < len(evidence)
     run.update_record({"confirmation": {"at": iso(now()), "confirmed": confirmed, "evidence": evidence}})
     if not confirmed:
-        raise OutageNotConfirmed(
+        reason = (
             f"the outage alarm fired but Azure reports all {len(healthy)} source VMs running and "
             "provisioned; no failover was started. Start recovery by hand if users are affected."
         )
+        # finish_run notifies with this reason; drctl status shows it with the refused starts.
+        state_store.record_refusal(
+            run.plan,
+            {
+                "at": iso(now()),
+                "workflow": run.workflow,
+                "trigger": run.trigger,
+                "alarmName": (run.record().get("trigger") or {}).get("alarmName"),
+                "execution": run.execution_arn,
+                "reason": reason,
+            },
+        )
+        raise OutageNotConfirmed(reason)
     return {"confirmed": True, "down": sorted(set(evidence) - set(healthy))}

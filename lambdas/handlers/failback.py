@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from lambdas.adapters import azure_vms, drs, state_store
+from lambdas.adapters import azure_network, azure_vms, drs, ec2, state_store
 from lambdas.adapters.aws import client as aws_client
 from lambdas.domain import failback as rules
+from lambdas.domain import failback_network as network_rules
 from lambdas.domain.waves import PLAN_TAG, RUN_TAG
 from lambdas.errors import FailbackFailed
 from lambdas.handlers.common import RunContext, RunTask, iso, logger, now, task
@@ -66,7 +67,11 @@ def prepare_handler(event: RunTask) -> dict[str, Any]:
             "`drctl failback-image publish` (README, 'Failback')"
         )
     instances = recovery_instances_by_server(plan)
+    aws_sides = ec2.network_facts(
+        sorted(ri["ec2InstanceID"] for ri in instances.values() if ri.get("ec2InstanceID"))
+    )
     problems: list[str] = []
+    warnings: list[str] = []
     layouts: dict[str, rules.Layout] = {}
     servers: dict[str, Any] = {}
     for server in plan.servers():
@@ -74,9 +79,14 @@ def prepare_handler(event: RunTask) -> dict[str, Any]:
         if ri is None:
             problems.append(f"{server.name}: no recovery instance to fail back from")
             continue
-        vm, _document, _generation = azure_vms.vm_now(server.azure_vm_id)
+        vm, document, _generation = azure_vms.vm_now(server.azure_vm_id)
         facts = azure_vms.boot_facts(server.azure_vm_id)
         reasons = azure_vms.boot_problems(facts, image, plan.azure.subscription_id)
+        network_problems, network_warnings = failback_network_check(
+            document, ri, aws_sides.get(ri["ec2InstanceID"])
+        )
+        reasons.extend(network_problems)
+        warnings.extend(f"{server.name}: {warning}" for warning in network_warnings)
         try:
             layout = recorded_layout(plan.name, server.name) or rules.layout_of(vm, client_disk_id(server))
             rules.device_mapping(ri, layout)
@@ -99,8 +109,41 @@ def prepare_handler(event: RunTask) -> dict[str, Any]:
         state_store.put_if_absent(
             layout_key(plan.name, name), {"layout": layout.to_document(), "runId": run.run_id}
         )
-    run.update_record({"failback": {"requestedAt": iso(now()), "servers": servers}})
+    if warnings:
+        logger.warning("failback network not fully checked", extra={"warnings": warnings})
+    run.update_record(
+        {"failback": {"requestedAt": iso(now()), "servers": servers, "networkWarnings": warnings}}
+    )
     return {"servers": len(servers)}
+
+
+def failback_network_check(
+    vm_document: dict[str, Any], recovery_instance: dict[str, Any], aws_side: dict[str, Any] | None
+) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of the paths the client needs: TCP 1500 to its recovery instance, TCP 443 to
+    DRS and S3 (lambdas/domain/failback_network.py has the rules)."""
+    if aws_side is None:
+        return [f"recovery instance {recovery_instance.get('ec2InstanceID')} not found in EC2"], []
+    private = drs.uses_private_ip_for_failback(recovery_instance["recoveryInstanceID"])
+    destinations, problems = network_rules.failback_destinations(
+        {**aws_side, "ec2InstanceID": recovery_instance.get("ec2InstanceID")}, private
+    )
+    warnings: list[str] = []
+    nsgs, _private_ip = azure_network.outbound_path(vm_document)
+    for destination in destinations:
+        finding = network_rules.path_findings(nsgs, destination)
+        if finding.verdict == "denied":
+            problems.append(finding.reason)
+        elif finding.verdict == "unknown":
+            warnings.append(
+                f"cannot tell whether outbound TCP {destination.port} is allowed: {finding.reason}"
+            )
+    if not network_rules.inbound_open(aws_side.get("SecurityGroups", [])):
+        warnings.append(
+            f"no security group of recovery instance {recovery_instance.get('ec2InstanceID')} lets TCP "
+            "1500 in from an address range: open it to the Azure VMs' outbound addresses"
+        )
+    return problems, warnings
 
 
 @task(RunTask)

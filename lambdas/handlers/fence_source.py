@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lambdas.adapters import azure_compute
+from lambdas.adapters import azure_compute, state_store
 from lambdas.errors import AzureUnavailable
 from lambdas.handlers.common import RunTask, iso, logger, now, task
 
@@ -20,6 +20,8 @@ FENCE_WAIT_SECONDS = 240
 def handler(event: RunTask) -> dict[str, Any]:
     run = event.run
     plan = run.load_plan()
+    if run.trigger == "alarm":
+        state_store.record_automatic_failover(run.plan, iso(now()))
     errors: tuple[type[Exception], ...] = (*azure_compute.azure_errors(), AzureUnavailable)
     fencing: dict[str, dict[str, Any]] = {}
     pollers = {}

@@ -119,9 +119,10 @@ def handler(event: FinishInput) -> dict[str, Any]:
         "failure": failure,
         "report": stored["uri"],
     }
-    notify.publish(
-        f"[DR] {run.workflow} {status.lower()} for {run.plan}", {**summary, "execution": run.execution_arn}
-    )
+    subject = f"[DR] {run.workflow} {status.lower()} for {run.plan}"
+    if failure and failure["error"] == "OutageNotConfirmed":
+        subject = f"[DR] outage alarm not confirmed for {run.plan}: nothing failed over"
+    notify.publish(subject, {**summary, "execution": run.execution_arn})
     return summary
 
 

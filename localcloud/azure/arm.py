@@ -20,6 +20,7 @@ from http import HTTPStatus
 from .compute import ArmError, Compute
 from .entra import Tokens
 from .model import Operation
+from .network import Network
 from .server import Request, Response
 
 # Audiences ARM accepts besides the emulator's own URL (as real ARM does for these two).
@@ -30,7 +31,9 @@ _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _COMPUTE = _SUB + r"/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute"
 _VM = _COMPUTE + r"/virtualMachines/(?P<name>[^/]+)"
 _LOCATION = _SUB + r"/providers/Microsoft\.Compute/locations/(?P<location>[^/]+)"
-_GALLERY_IMAGE = _COMPUTE + r"/galleries/(?P<gallery>[^/]+)/images/(?P<image>[^/]+)"
+_GALLERY = _COMPUTE + r"/galleries/(?P<gallery>[^/]+)"
+_GALLERY_IMAGE = _GALLERY + r"/images/(?P<image>[^/]+)"
+_NETWORK = _SUB + r"/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Network"
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,9 @@ class Faults:
 
 
 class Arm:
-    def __init__(self, compute: Compute, tokens: Tokens, tenant_id: str) -> None:
+    def __init__(self, compute: Compute, network: Network, tokens: Tokens, tenant_id: str) -> None:
         self.compute = compute
+        self.network = network
         self.faults = Faults()
         self._tokens = tokens
         self._tenant_id = tenant_id
@@ -76,6 +80,15 @@ class Arm:
             ("GET", re.compile(_COMPUTE + r"/disks/(?P<name>[^/]+)", re.I), self._get_disk),
             ("PUT", re.compile(_COMPUTE + r"/disks/(?P<name>[^/]+)", re.I), self._put_disk),
             ("DELETE", re.compile(_COMPUTE + r"/disks/(?P<name>[^/]+)", re.I), self._delete_disk),
+            ("GET", re.compile(_GALLERY, re.I), self._get_gallery),
+            ("PUT", re.compile(_GALLERY, re.I), self._put_gallery),
+            ("PUT", re.compile(_GALLERY_IMAGE, re.I), self._put_gallery_image),
+            (
+                "PUT",
+                re.compile(_GALLERY_IMAGE + r"/versions/(?P<version>[^/]+)", re.I),
+                self._put_gallery_version,
+            ),
+            ("PUT", re.compile(_COMPUTE + r"/images/(?P<name>[^/]+)", re.I), self._put_image),
             ("GET", re.compile(_GALLERY_IMAGE, re.I), self._get_gallery_image),
             (
                 "GET",
@@ -84,6 +97,13 @@ class Arm:
             ),
             ("GET", re.compile(_LOCATION + r"/vmSizes", re.I), self._vm_sizes),
             ("GET", re.compile(_COMPUTE + r"/images/(?P<name>[^/]+)", re.I), self._get_image),
+            ("GET", re.compile(_NETWORK + r"/networkInterfaces/(?P<name>[^/]+)", re.I), self._get_nic),
+            (
+                "GET",
+                re.compile(_NETWORK + r"/virtualNetworks/(?P<vnet>[^/]+)/subnets/(?P<name>[^/]+)", re.I),
+                self._get_subnet,
+            ),
+            ("GET", re.compile(_NETWORK + r"/networkSecurityGroups/(?P<name>[^/]+)", re.I), self._get_nsg),
             ("GET", re.compile(_LOCATION + r"/operations/(?P<op>[^/]+)", re.I), self._operation_status),
             ("GET", re.compile(_LOCATION + r"/operationResults/(?P<op>[^/]+)", re.I), self._operation_result),
         ]
@@ -216,6 +236,37 @@ class Arm:
             return Response(204)
         return Response(202, None, self._lro_headers(request, operation, location=True))
 
+    def _get_gallery(self, request: Request, match: re.Match[str]) -> Response:
+        return Response(200, self.compute.get_gallery(match["rg"], match["gallery"]))
+
+    def _put_gallery(self, request: Request, match: re.Match[str]) -> Response:
+        return self._created(
+            request, *self.compute.create_gallery(match["rg"], match["gallery"], _json_body(request))
+        )
+
+    def _put_gallery_image(self, request: Request, match: re.Match[str]) -> Response:
+        result = self.compute.create_gallery_image(
+            match["rg"], match["gallery"], match["image"], _json_body(request)
+        )
+        return self._created(request, *result)
+
+    def _put_gallery_version(self, request: Request, match: re.Match[str]) -> Response:
+        result = self.compute.create_gallery_version(
+            match["rg"], match["gallery"], match["image"], match["version"], _json_body(request)
+        )
+        return self._created(request, *result)
+
+    def _put_image(self, request: Request, match: re.Match[str]) -> Response:
+        return self._created(
+            request, *self.compute.create_image(match["rg"], match["name"], _json_body(request))
+        )
+
+    def _created(
+        self, request: Request, created: bool, body: dict[str, object], operation: Operation
+    ) -> Response:
+        """A PUT answered as a long-running operation: 201 (or 200) with Azure-AsyncOperation."""
+        return Response(201 if created else 200, body, self._lro_headers(request, operation, location=False))
+
     def _get_gallery_image(self, request: Request, match: re.Match[str]) -> Response:
         return Response(200, self.compute.get_gallery_image(match["rg"], match["gallery"], match["image"]))
 
@@ -230,6 +281,15 @@ class Arm:
 
     def _get_image(self, request: Request, match: re.Match[str]) -> Response:
         return Response(200, self.compute.get_image(match["rg"], match["name"]))
+
+    def _get_nic(self, request: Request, match: re.Match[str]) -> Response:
+        return Response(200, self.network.get_nic(match["rg"], match["name"]))
+
+    def _get_subnet(self, request: Request, match: re.Match[str]) -> Response:
+        return Response(200, self.network.get_subnet(match["rg"], match["vnet"], match["name"]))
+
+    def _get_nsg(self, request: Request, match: re.Match[str]) -> Response:
+        return Response(200, self.network.get_nsg(match["rg"], match["name"]))
 
     def _operation_status(self, request: Request, match: re.Match[str]) -> Response:
         status = self.compute.operation_status(match["op"])

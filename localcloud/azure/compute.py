@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import re
 import threading
 import time
 import uuid
@@ -16,12 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from .images import BlobLookup, VhdRefused, source_vhd
 from .model import (
     DISK_TYPE,
     IMAGE_TYPE,
     VM_TYPE,
     Disk,
     DiskRef,
+    Gallery,
     GalleryImage,
     GalleryImageVersion,
     Image,
@@ -30,6 +33,7 @@ from .model import (
     VirtualMachine,
     disk_json,
     gallery_image_json,
+    gallery_json,
     gallery_version_json,
     image_json,
     instance_view_json,
@@ -137,6 +141,8 @@ class Compute:
         self._operations: dict[str, Operation] = {}
         self._boot_listeners: list[BootListener] = []
         self._failing_actions: set[tuple[str, str]] = set()
+        self._galleries: dict[str, Gallery] = {}
+        self.blob_lookup: BlobLookup = lambda uri: None  # the blob service sets it
 
     def on_boot(self, listener: BootListener) -> None:
         """Call listener(vm id) each time a VM boots (start, restart, create). It is called under the
@@ -565,6 +571,128 @@ class Compute:
         self._operations[operation.id] = operation
         return operation
 
+    # --- images from an uploaded VHD ------------------------------------------------------------
+
+    @_locked
+    def create_image(self, resource_group: str, name: str, body: Json) -> tuple[bool, Json, Operation]:
+        """PUT a managed image from a VHD page blob (storageProfile.osDisk.blobUri)."""
+        self._require_group(resource_group)
+        location = _location(body)
+        properties: Json = body.get("properties") or {}
+        os_disk: Json = (properties.get("storageProfile") or {}).get("osDisk") or {}
+        if os_disk.get("osType") not in ("Linux", "Windows"):
+            raise _invalid("Required parameter 'storageProfile.osDisk.osType' is missing (null).")
+        if os_disk.get("osState") not in ("Generalized", "Specialized"):
+            raise _invalid("Required parameter 'storageProfile.osDisk.osState' is missing (null).")
+        generation = properties.get("hyperVGeneration") or "V1"
+        if generation not in ("V1", "V2"):
+            raise _invalid(f"The value '{generation}' of parameter 'hyperVGeneration' is not allowed.")
+        vhd = self._source(str(os_disk.get("blobUri") or ""), location, name)
+        image_id = self._id(resource_group, IMAGE_TYPE, name)
+        created = image_id.lower() not in self._images
+        image = Image(
+            image_id, name, location, -(-vhd.virtual_size // 1024**3), dict(body.get("tags") or {}),
+            generation, vhd.uri,
+        )  # fmt: skip
+        self._images[image_id.lower()] = image
+        return created, image_json(image), self._settled_operation(location)
+
+    @_locked
+    def create_gallery(self, resource_group: str, name: str, body: Json) -> tuple[bool, Json, Operation]:
+        self._require_group(resource_group)
+        location = _location(body)
+        gallery_id = self._id(resource_group, "Microsoft.Compute/galleries", name)
+        created = gallery_id.lower() not in self._galleries
+        gallery = Gallery(gallery_id, name, location, dict(body.get("tags") or {}))
+        self._galleries[gallery_id.lower()] = gallery
+        return created, gallery_json(gallery), self._settled_operation(location)
+
+    @_locked
+    def get_gallery(self, resource_group: str, name: str) -> Json:
+        self._require_group(resource_group)
+        gallery = self._galleries.get(self._id(resource_group, "Microsoft.Compute/galleries", name).lower())
+        if gallery is None:
+            raise _not_found("Microsoft.Compute/galleries", name, resource_group)
+        return gallery_json(gallery)
+
+    @_locked
+    def create_gallery_image(
+        self, resource_group: str, gallery: str, name: str, body: Json
+    ) -> tuple[bool, Json, Operation]:
+        self._require_group(resource_group)
+        self._require_gallery(resource_group, gallery)
+        location = _location(body)
+        properties: Json = body.get("properties") or {}
+        for field_name in ("osType", "osState", "identifier"):
+            if not properties.get(field_name):
+                raise _invalid(f"Required parameter '{field_name}' is missing (null).")
+        image_id = self._id(resource_group, "Microsoft.Compute/galleries", f"{gallery}/images/{name}")
+        existing = self._gallery_images.get(image_id.lower())
+        generation = properties.get("hyperVGeneration") or "V1"
+        if existing is not None and existing.hyper_v_generation != generation:
+            raise ArmError(
+                409, "PropertyChangeNotAllowed", "Changing property 'hyperVGeneration' is not allowed."
+            )
+        features = {f.get("name"): f.get("value") for f in properties.get("features") or []}
+        definition = existing or GalleryImage(
+            image_id, name, location, str(properties["osType"]), generation, features.get("SecurityType")
+        )
+        definition.os_state = str(properties["osState"])
+        definition.tags = dict(body.get("tags") or {})
+        self._gallery_images[image_id.lower()] = definition
+        return existing is None, gallery_image_json(definition), self._settled_operation(location)
+
+    @_locked
+    def create_gallery_version(
+        self, resource_group: str, gallery: str, image: str, version: str, body: Json
+    ) -> tuple[bool, Json, Operation]:
+        """PUT an image version from a VHD page blob (storageProfile.osDiskImage.source)."""
+        definition = self._find_gallery_image(resource_group, gallery, image)
+        location = _location(body)
+        if not re.fullmatch(r"\d+\.\d+\.\d+", version):
+            raise _invalid(
+                f"The gallery image version name '{version}' must be MajorVersion.MinorVersion.Patch."
+            )
+        properties: Json = body.get("properties") or {}
+        source: Json = ((properties.get("storageProfile") or {}).get("osDiskImage") or {}).get("source") or {}
+        if not source.get("storageAccountId"):
+            raise _invalid("Required parameter 'osDiskImage.source.storageAccountId' is missing (null).")
+        vhd = self._source(str(source.get("uri") or ""), location, f"{image}/{version}")
+        regions = [
+            str(region.get("name"))
+            for region in (properties.get("publishingProfile") or {}).get("targetRegions") or []
+        ]
+        if regions and _region(location) not in {_region(r) for r in regions}:
+            raise _invalid("The target regions of an image version must include its own location.")
+        created = version.lower() not in definition.versions
+        found = GalleryImageVersion(
+            f"{definition.id}/versions/{version}",
+            version,
+            location,
+            -(-vhd.virtual_size // 1024**3),
+            "drs-failback-client" if vhd.bootable else "nothing-bootable",
+            dict(body.get("tags") or {}),
+            regions,
+            vhd.uri,
+        )
+        definition.versions[version.lower()] = found
+        return created, gallery_version_json(found), self._settled_operation(location)
+
+    def _source(self, uri: str, location: str, disk: str) -> Any:
+        try:
+            return source_vhd(uri, location, self.blob_lookup, disk=disk)
+        except VhdRefused as refused:
+            raise _invalid(refused.message) from None
+
+    def _require_gallery(self, resource_group: str, gallery: str) -> None:
+        if self._id(resource_group, "Microsoft.Compute/galleries", gallery).lower() not in self._galleries:
+            raise ArmError(
+                404,
+                "ParentResourceNotFound",
+                "Can not perform requested operation on nested resource. "
+                f"Parent resource '{gallery}' not found.",
+            )
+
     # --- internals -----------------------------------------------------------------------------
 
     def _create(self, resource_group: str, name: str, body: Json) -> tuple[VirtualMachine, Operation]:
@@ -954,6 +1082,13 @@ def _checked_user_data(value: Any) -> str | None:
             f"{MAX_USER_DATA_BYTES} bytes."
         )
     return str(value)
+
+
+def _location(body: Json) -> str:
+    location = body.get("location")
+    if not location:
+        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    return str(location)
 
 
 def _region(location: str) -> str:

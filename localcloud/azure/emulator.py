@@ -19,9 +19,11 @@ from types import TracebackType
 from typing import Any
 
 from .arm import Arm, Fault
+from .blob import BlobService
 from .compute import AzureTiming, Compute
 from .entra import Entra, Tokens
 from .imds import Imds
+from .network import Network
 from .server import Request, Response, TlsHttpServer
 from .tls import make_loopback_pki, server_context
 
@@ -46,11 +48,15 @@ class AzureEmulator:
         tokens = Tokens()
         self._entra = Entra(tenant_id, client_id, client_secret, tokens)
         self._compute = Compute(subscription_id, self.timing)
-        self._arm = Arm(self._compute, tokens, tenant_id)
+        self.network = Network(subscription_id)
+        self._arm = Arm(self._compute, self.network, tokens, tenant_id)
         self._log: list[tuple[str, str, int]] = []
         self._log_lock = threading.Lock()
         self._server: TlsHttpServer | None = None
         self._imds = TlsHttpServer(Imds(self._compute).handle, None)
+        self._blob = BlobService(tokens)
+        self._compute.blob_lookup = self._blob.blob_at
+        self._blob_server: TlsHttpServer | None = None
         self._tmp: Path | None = None
         self._ca_path: Path | None = None
 
@@ -64,11 +70,17 @@ class AzureEmulator:
         self._ca_path = files.ca_path
         self._server = TlsHttpServer(self._handle, server_context(files))
         self._server.start()
+        self._blob_server = TlsHttpServer(self._handle_blob, server_context(files))
+        self._blob_server.start()
+        self._blob.base_url = f"https://127.0.0.1:{self._blob_server.port}"
         self._imds.start()
         return self
 
     def stop(self) -> None:
         self._imds.stop()
+        if self._blob_server is not None:
+            self._blob_server.stop()
+            self._blob_server = None
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -93,6 +105,11 @@ class AzureEmulator:
     @property
     def resource_manager_url(self) -> str:
         return self.authority
+
+    def blob_account_url(self, account: str) -> str:
+        """The Blob service endpoint of a storage account (path-style on the emulator's blob server)."""
+        self._running()
+        return f"{self._blob.base_url}/{account.lower()}"
 
     @property
     def ca_bundle_path(self) -> str:
@@ -127,8 +144,9 @@ class AzureEmulator:
         hyper_v_generation: str = "V1",
         security_profile: dict[str, Any] | None = None,
     ) -> str:
-        """Add a provisioned VM (marketplace image, managed disks); returns its ARM resource id."""
-        return self._compute.seed_vm(
+        """Add a provisioned VM (marketplace image, managed disks, a NIC in the group's default subnet);
+        returns its ARM resource id."""
+        vm_id = self._compute.seed_vm(
             hyper_v_generation=hyper_v_generation,
             security_profile=security_profile,
             resource_group=resource_group,
@@ -140,6 +158,14 @@ class AzureEmulator:
             tags=dict(tags or {}),
             location=location,
         )
+        nic_id = self._compute.vm_by_id(vm_id)["properties"]["networkProfile"]["networkInterfaces"][0]["id"]
+        self.network.ensure_vm_network(resource_group, location, nic_id, vm_id)
+        return vm_id
+
+    def add_security_rule(self, vm_id: str, name: str, properties: dict[str, Any]) -> None:
+        """Add a rule to the NSG of the VM's subnet (what a network team might have done)."""
+        nic_id = self._compute.vm_by_id(vm_id)["properties"]["networkProfile"]["networkInterfaces"][0]["id"]
+        self.network.add_security_rule(self.network.nsg_of_vm_subnet(nic_id), name, properties)
 
     def seed_image(
         self,
@@ -157,6 +183,20 @@ class AzureEmulator:
             os_disk_gb=os_disk_gb,
             tags=dict(tags or {}),
         )
+
+    def seed_storage_account(self, resource_group: str, name: str, location: str = "westeurope") -> str:
+        """A storage account whose Blob service takes page blobs; returns its ARM resource id."""
+        self._compute.add_resource_group(resource_group)
+        self._blob.add_account(name, resource_group, location)
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{resource_group}"
+            f"/providers/Microsoft.Storage/storageAccounts/{name.lower()}"
+        )
+
+    def blob_content(self, uri: str) -> bytes | None:
+        """The bytes of a page blob (None when there is none)."""
+        found = self._blob.blob_at(uri)
+        return None if found is None else found[1].read(0, found[1].size)
 
     def seed_resource_group(self, name: str) -> None:
         """Resource groups exist once seeded (seed_vm/seed_image add theirs); others answer 404."""
@@ -287,6 +327,12 @@ class AzureEmulator:
             response = Response(
                 404, {"error": {"code": "NotFound", "message": f"No such endpoint: {request.path}"}}
             )
+        with self._log_lock:
+            self._log.append((request.method, request.path, response.status))
+        return response
+
+    def _handle_blob(self, request: Request) -> Response:
+        response = self._blob.handle(request)
         with self._log_lock:
             self._log.append((request.method, request.path, response.status))
         return response

@@ -79,6 +79,15 @@ class Image:
     os_disk_gb: int
     tags: dict[str, str]
     hyper_v_generation: str = "V1"
+    blob_uri: str | None = None  # the VHD it was made from, if any
+
+
+@dataclass
+class Gallery:
+    id: str
+    name: str
+    location: str
+    tags: dict[str, str]
 
 
 @dataclass
@@ -92,6 +101,8 @@ class GalleryImage:
     hyper_v_generation: str
     security_type: str | None  # None (Standard) | TrustedLaunchSupported | TrustedLaunch ...
     versions: dict[str, GalleryImageVersion] = field(default_factory=dict)  # lower-case name ->
+    os_state: str = "Generalized"
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -102,6 +113,8 @@ class GalleryImageVersion:
     size_gb: int
     boots: str  # what a disk made from it boots (see Disk.boots)
     tags: dict[str, str]
+    target_regions: list[str] = field(default_factory=list)  # empty: its own location only
+    source_uri: str | None = None  # the VHD it was made from, if any
 
 
 @dataclass
@@ -254,6 +267,7 @@ def image_json(image: Image) -> Json:
                 "osDisk": {
                     "osType": "Linux",
                     "osState": "Generalized",
+                    **({"blobUri": image.blob_uri} if image.blob_uri else {}),
                     "diskSizeGB": image.os_disk_gb,
                     "caching": "ReadWrite",
                     "storageAccountType": "Premium_LRS",
@@ -267,10 +281,24 @@ def image_json(image: Image) -> Json:
     }
 
 
+def gallery_json(gallery: Gallery) -> Json:
+    return {
+        "name": gallery.name,
+        "id": gallery.id,
+        "type": "Microsoft.Compute/galleries",
+        "location": gallery.location,
+        "tags": dict(gallery.tags),
+        "properties": {
+            "identifier": {"uniqueName": f"local-{gallery.name}"},
+            "provisioningState": "Succeeded",
+        },
+    }
+
+
 def gallery_image_json(image: GalleryImage) -> Json:
     properties: Json = {
         "osType": image.os_type,
-        "osState": "Generalized",
+        "osState": image.os_state,
         "hyperVGeneration": image.hyper_v_generation,
         "identifier": {"publisher": "local", "offer": "local", "sku": image.name},
         "provisioningState": "Succeeded",
@@ -282,6 +310,7 @@ def gallery_image_json(image: GalleryImage) -> Json:
         "id": image.id,
         "type": GALLERY_IMAGE_TYPE,
         "location": image.location,
+        "tags": dict(image.tags),
         "properties": properties,
     }
 
@@ -294,8 +323,19 @@ def gallery_version_json(version: GalleryImageVersion) -> Json:
         "location": version.location,
         "tags": dict(version.tags),
         "properties": {
-            "publishingProfile": {"targetRegions": [{"name": version.location, "regionalReplicaCount": 1}]},
-            "storageProfile": {"osDiskImage": {"sizeInGB": version.size_gb, "hostCaching": "ReadWrite"}},
+            "publishingProfile": {
+                "targetRegions": [
+                    {"name": region, "regionalReplicaCount": 1}
+                    for region in (version.target_regions or [version.location])
+                ]
+            },
+            "storageProfile": {
+                "osDiskImage": {
+                    "sizeInGB": version.size_gb,
+                    "hostCaching": "ReadWrite",
+                    **({"source": {"uri": version.source_uri}} if version.source_uri else {}),
+                }
+            },
             "provisioningState": "Succeeded",
         },
     }

@@ -41,6 +41,8 @@ class Response:
     body: Any = None  # JSON-serialisable; None sends no body
     headers: dict[str, str] = field(default_factory=dict)
     text: str | None = None  # a text/plain body instead of JSON
+    raw: bytes | None = None  # a body of `content_type` instead of JSON (the blob service's XML)
+    content_type: str = "application/xml"
 
 
 App = Callable[[Request], Response]
@@ -122,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._serve()
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_GET
 
     def _serve(self) -> None:
         url = urlsplit(self.path)
@@ -140,17 +142,24 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug in the emulator: answer it visibly instead of hanging up
             log.exception("emulator failed on %s %s", request.method, request.path)
             response = Response(500, {"error": {"code": "EmulatorError", "message": repr(exc)}})
-        if response.text is not None:
+        if response.raw is not None:
+            payload = response.raw
+        elif response.text is not None:
             payload = response.text.encode()
         else:
             payload = b"" if response.body is None else json.dumps(response.body).encode()
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
-        if response.text is not None:
+        if response.raw is not None:
+            self.send_header("Content-Type", response.content_type)
+        elif response.text is not None:
             self.send_header("Content-Type", "text/plain; charset=utf-8")
         elif response.body is not None:
             self.send_header("Content-Type", "application/json; charset=utf-8")
+        if self.command == "HEAD":  # headers only; Content-Length is the resource's, as the app set it
+            self.end_headers()
+            return
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

@@ -36,6 +36,8 @@ class DrsApi:
             "TerminateRecoveryInstances": self.terminate_recovery_instances,
             "StartFailbackLaunch": self.start_failback_launch,
             "StopFailback": self.stop_failback,
+            "GetFailbackReplicationConfiguration": self.get_failback_replication_configuration,
+            "UpdateFailbackReplicationConfiguration": self.update_failback_replication_configuration,
             "StartReplication": self.start_replication,
             "StopReplication": self.stop_replication,
             "GetLaunchConfiguration": self.get_launch_configuration,
@@ -170,6 +172,26 @@ class DrsApi:
         instance = self._store.instance(params["recoveryInstanceID"])
         instance.failback.reset()
         instance.failback.needs_client_restart = True
+        return None
+
+    def get_failback_replication_configuration(self, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+        instance = self._store.instance(params["recoveryInstanceID"])
+        return {
+            "recoveryInstanceID": instance.recovery_instance_id,
+            "name": instance.failback.replication_name,
+            "bandwidthThrottling": instance.failback.bandwidth_throttling,
+            "usePrivateIP": instance.failback.use_private_ip,
+            "internetProtocol": "IPV4",
+        }
+
+    def update_failback_replication_configuration(self, params: dict[str, Any], now: datetime) -> None:
+        instance = self._store.instance(params["recoveryInstanceID"])
+        if "name" in params:
+            instance.failback.replication_name = str(params["name"])
+        if "bandwidthThrottling" in params:
+            instance.failback.bandwidth_throttling = int(params["bandwidthThrottling"])
+        if "usePrivateIP" in params:
+            instance.failback.use_private_ip = bool(params["usePrivateIP"])
         return None
 
     # -- replication --------------------------------------------------------------------------------

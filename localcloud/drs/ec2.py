@@ -25,6 +25,7 @@ class Ec2:
         self._region = region
         self._client: Any = None
         self._image_id: str | None = None
+        self._subnet_id: str | None = None
 
     def _ec2(self) -> Any:
         if self._client is None:
@@ -46,9 +47,20 @@ class Ec2:
             self._image_id = str(images[0]["ImageId"])
         return self._image_id
 
+    def _subnet(self) -> str:
+        # DRS launches into the subnet of the server's EC2 launch template; the emulator's template
+        # names the default VPC's first default subnet (its MapPublicIpOnLaunch decides the public IP).
+        if self._subnet_id is None:
+            subnets = self._ec2().describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])
+            self._subnet_id = str(
+                sorted(subnets["Subnets"], key=lambda s: s["AvailabilityZone"])[0]["SubnetId"]
+            )
+        return self._subnet_id
+
     def launch(self, disks_gib: list[int], tags: dict[str, str]) -> Launched:
         reservation = self._ec2().run_instances(
             ImageId=self._image(),
+            SubnetId=self._subnet(),
             InstanceType=INSTANCE_TYPE,
             MinCount=1,
             MaxCount=1,

@@ -191,6 +191,10 @@ class Failback:
     needs_client_restart: bool = False
     client_machine: str | None = None  # the machine the paired client runs on
     targets: dict[str, int] = field(default_factory=dict)  # recovery-instance device -> local disk LUN
+    # Failback replication configuration (Get/UpdateFailbackReplicationConfiguration); kept across runs.
+    replication_name: str = ""
+    bandwidth_throttling: int = 0
+    use_private_ip: bool = False
 
     def reset(self) -> None:
         self.state = "FAILBACK_NOT_STARTED"

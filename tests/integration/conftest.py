@@ -96,3 +96,39 @@ def wait_until(condition: Callable[[], Any], timeout: float = 60, message: str =
 
 def drs_calls(cloud: LocalCloud, operation: str) -> list[int]:
     return [status for op, status in cloud.drs.request_log if op == operation]
+
+
+class Inbox:
+    """An SQS queue subscribed to every SNS topic of the stack: what the on-call engineer would receive."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self._sqs = cloud.client("sqs")
+        self._url = self._sqs.create_queue(QueueName="test-inbox")["QueueUrl"]
+        queue_arn = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns = cloud.client("sns")
+        for topic in sns.list_topics()["Topics"]:
+            sns.subscribe(TopicArn=topic["TopicArn"], Protocol="sqs", Endpoint=queue_arn)
+        self.messages: list[dict[str, Any]] = []
+
+    def receive(self) -> list[dict[str, Any]]:
+        """Every notification so far, as {"Subject", "Message"} (Message parsed from JSON)."""
+        while batch := self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in batch:
+                envelope = json.loads(message["Body"])
+                self.messages.append(
+                    {"Subject": envelope.get("Subject"), "Message": json.loads(envelope["Message"])}
+                )
+                self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])
+        return self.messages
+
+    def subjects(self) -> list[str]:
+        return [str(m["Subject"]) for m in self.receive()]
+
+
+@pytest.fixture
+def inbox(cloud: LocalCloud) -> Inbox:
+    return Inbox(cloud)

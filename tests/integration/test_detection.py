@@ -3,11 +3,13 @@ failover, not two."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lambdas.plan import Plan
 from localcloud.cloud import LocalCloud
-from tests.integration.conftest import drs_calls, plan_state, run_record, wait_until
+from tests.integration.conftest import Inbox, drs_calls, plan_state, run_record, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -49,20 +51,52 @@ def test_alarm_with_one_source_vm_down_is_confirmed(cloud: LocalCloud, plan: Pla
     cloud.client("stepfunctions").stop_execution(executionArn=pending["executionArn"])
 
 
-def test_flapping_alarm_starts_one_failover(cloud: LocalCloud, plan: Plan) -> None:
+def test_flapping_alarm_starts_one_failover(cloud: LocalCloud, plan: Plan, inbox: Inbox) -> None:
     cloud.azure.set_unreachable(True)
     cloud.put_alarm_event(ALARM, "ALARM")
     pending = wait_until(lambda: plan_state(plan).get("pendingApproval"), message="approval request")
-    cloud.client("stepfunctions").send_task_failure(
-        taskToken=pending["taskToken"], error="Rejected", cause="test"
+    cloud.client("stepfunctions").send_task_success(
+        taskToken=pending["taskToken"], output=json.dumps({"by": "on-call"})
     )
-    assert cloud.wait(pending["executionArn"])["status"] == "FAILED"
+    first = pending["executionArn"]
+    # The failover began changing production (fencing): stop it there, as an engineer might.
+    wait_until(lambda: plan_state(plan).get("lastAutomaticFailover"), message="failover began")
+    cloud.client("stepfunctions").stop_execution(executionArn=first)
+    assert cloud.wait(first)["status"] == "ABORTED"
     cloud.put_alarm_event(ALARM, "OK")
     cloud.put_alarm_event(ALARM, "ALARM")
-    second = wait_until(
-        lambda: [a for a in recovery_executions(cloud) if a != pending["executionArn"]], message="2nd"
-    )
+    second = wait_until(lambda: [a for a in recovery_executions(cloud) if a != first], message="2nd")
     result = cloud.wait(second[0])
     assert result["status"] == "FAILED" and result["error"] == "Refused"
     assert "flapping guard" in result["cause"]
-    assert drs_calls(cloud, "StartRecovery") == []
+    # Refused, and said so: a notification with the reason, and drctl status shows it.
+    refusal = plan_state(plan)["lastRefusal"]
+    assert refusal["execution"] == second[0] and "flapping guard" in refusal["reason"]
+    assert refusal["alarmName"] == ALARM
+    refused = wait_until(
+        lambda: [m for m in inbox.receive() if str(m["Subject"]).startswith("[DR] recovery refused")],
+        message="refusal notification",
+    )
+    assert "flapping guard" in refused[0]["Message"]["reason"]
+
+
+def test_unconfirmed_alarm_does_not_hold_off_the_next_one(
+    cloud: LocalCloud, plan: Plan, inbox: Inbox
+) -> None:
+    cloud.put_alarm_event(ALARM, "ALARM")
+    first = wait_until(lambda: recovery_executions(cloud), message="recovery started")[0]
+    assert cloud.wait(first)["error"] == "OutageNotConfirmed"
+    assert "lastAutomaticFailover" not in plan_state(plan)
+    assert plan_state(plan)["lastRefusal"]["execution"] == first
+    wait_until(
+        lambda: "[DR] outage alarm not confirmed for shop: nothing failed over" in inbox.subjects(),
+        message="unconfirmed notification",
+    )
+    # Minutes later Azure is really down: the flapping guard does not refuse this one.
+    cloud.azure.set_unreachable(True)
+    cloud.put_alarm_event(ALARM, "OK")
+    cloud.put_alarm_event(ALARM, "ALARM")
+    pending = wait_until(lambda: plan_state(plan).get("pendingApproval"), message="approval request")
+    assert pending["executionArn"] != first
+    assert run_record(plan, pending["executionArn"])["confirmation"]["confirmed"] is True
+    cloud.client("stepfunctions").stop_execution(executionArn=pending["executionArn"])

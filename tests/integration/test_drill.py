@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -123,3 +124,14 @@ def test_launch_overrides_are_applied_before_launch(cloud: LocalCloud, plan: Pla
     untouched = cloud.client("drs").get_launch_configuration(sourceServerID="s-0a1b2c3d4e5f60002")
     assert untouched["copyPrivateIp"] is False  # no overrides: the launch configuration is left as it was
     assert drs_calls(cloud, "UpdateLaunchConfiguration") == [200]
+
+
+@pytest.mark.parametrize("document", [["shop"], "shop", 42, None])
+def test_input_that_is_not_an_object_is_refused_as_invalid_input(cloud: LocalCloud, document: Any) -> None:
+    arn = cloud.client("stepfunctions").start_execution(
+        stateMachineArn=cloud.state_machines["drill"], name="not-an-object", input=json.dumps(document)
+    )["executionArn"]
+    result = cloud.wait(arn)
+    assert result["status"] == "FAILED" and result["error"] == "InvalidInput", result
+    assert "must be a JSON object" in json.loads(result["cause"])["errorMessage"]
+    assert drs_calls(cloud, "StartRecovery") == []

@@ -176,3 +176,53 @@ def test_failback_credentials_never_appear_in_logs_records_reports_or_history(
             "serial console": consoles,
         }.items():
             assert secret not in text, f"a failback credential appears in the {where}"
+
+
+def test_an_nsg_that_blocks_the_failback_port_is_named_before_anything_changes(
+    cloud: LocalCloud, plan: Plan
+) -> None:
+    failed_over(cloud)
+    blocked = plan.servers()[1]
+    cloud.azure.add_security_rule(
+        blocked.azure_vm_id,
+        "deny-internet-out",
+        {
+            "priority": 200,
+            "direction": "Outbound",
+            "access": "Deny",
+            "protocol": "*",
+            "sourceAddressPrefix": "*",
+            "sourcePortRange": "*",
+            "destinationAddressPrefix": "Internet",
+            "destinationPortRange": "*",
+        },
+    )
+    before = layouts(cloud, plan)
+
+    result = run(cloud, "failback", event("failback.json"))
+
+    assert result["status"] == "FAILED" and result["error"] == "FailbackFailed"
+    assert "nothing changed" in result["cause"] and blocked.name in result["cause"]
+    assert "rule deny-internet-out (priority 200)" in result["cause"]
+    assert "TCP 1500" in result["cause"] and "TCP 443" in result["cause"]
+    assert layouts(cloud, plan) == before and client_disks(cloud, plan) == []
+    assert all(cloud.azure.user_data(s.azure_vm_id) == "" for s in plan.servers())
+
+
+def test_a_recovery_instance_without_a_route_for_the_client_is_named(cloud: LocalCloud, plan: Plan) -> None:
+    # Recovery instances launched into subnets that give no public IP (a private DR site).
+    ec2 = cloud.client("ec2")
+    for subnet in ec2.describe_subnets()["Subnets"]:
+        ec2.modify_subnet_attribute(SubnetId=subnet["SubnetId"], MapPublicIpOnLaunch={"Value": False})
+    failed_over(cloud)
+    result = run(cloud, "failback", event("failback.json"))
+    message = json.loads(result["cause"])["errorMessage"]
+    assert result["status"] == "FAILED" and message.count("no public IP address") == len(plan.servers())
+    assert client_disks(cloud, plan) == []
+    # Over a VPN the client uses the private IP: once DRS is told so, the same check passes.
+    for instance in recovery_instances(cloud, plan):
+        cloud.client("drs").update_failback_replication_configuration(
+            recoveryInstanceID=instance["recoveryInstanceID"], usePrivateIP=True
+        )
+    result = run(cloud, "failback", event("failback.json"), timeout=240)
+    assert result["status"] == "SUCCEEDED", result.get("cause")

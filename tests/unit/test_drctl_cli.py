@@ -134,7 +134,12 @@ def test_global_flags_before_or_after_the_command(argv: list[str]) -> None:
 def test_global_flags_reach_nested_commands_and_keep_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRCTL_STACK", "FromEnv")
     parser = build_parser(plugins=[])
-    for argv in (["--json", "plan", "show", "p.json"], ["plan", "--json", "show", "p.json"]):
+    for argv in (
+        ["--json", "plan", "show", "p.json"],
+        ["plan", "--json", "show", "p.json"],
+        ["--json", "failback-image", "check", "--plan", "p.json"],
+        ["failback-image", "check", "--plan", "p.json", "--json"],
+    ):
         assert parser.parse_args(argv).json is True
     plain = parser.parse_args(["plan", "show", "p.json"])
     assert (plain.json, plain.stack, plain.profile) == (False, "FromEnv", None)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lambdas.domain.report import build_report, render_html
@@ -50,11 +51,27 @@ def test_report_carries_timeline_objectives_cleanup_and_errors(sample_plan_docum
     assert [w["name"] for w in report["waves"]] == ["database", "application"]
 
 
+def external_references(page: str) -> list[str]:
+    """Every address the page would fetch or link to outside itself (the whole page, styles included)."""
+    addresses = re.findall(r"""(?:src|href|action)\s*=\s*["']?([^"'\s>]+)""", page, re.IGNORECASE)
+    addresses += re.findall(r"""url\(\s*["']?([^"')]+)""", page, re.IGNORECASE)
+    addresses += re.findall(r"""@import\s+["']([^"']+)""", page, re.IGNORECASE)
+    return [a for a in addresses if not a.startswith(("#", "data:"))]
+
+
+def test_external_references_finds_addresses_anywhere_in_the_page() -> None:
+    page = '<style>body{background:url("https://x.test/a.png")}</style><p><a href="//cdn.test/b">b</a></p>'
+    assert external_references(page) == ["//cdn.test/b", "https://x.test/a.png"]
+
+
 def test_html_is_self_contained_and_escaped(sample_plan_document: dict[str, Any]) -> None:
     plan = parse_plan(sample_plan_document)
     page = render_html(build_report(plan, record()))
     assert page.startswith("<!doctype html>")
-    assert "<script" not in page and "http" not in page.replace("https://", "").split("<style>")[0]
+    assert "<script" not in page
+    assert external_references(page) == []
     assert "&lt;shop-app-1&gt;" in page and "<shop-app-1>" not in page
-    assert "missed" in page and "met" in page
+    # RTO missed, RPO met (the record above), each with its own mark.
+    assert page.count('<span class="bad">missed</span>') == 1
+    assert page.count('<span class="ok">met</span>') == 1
     assert "1 drill instance(s) terminated and confirmed gone" in page

@@ -1,0 +1,54 @@
+"""The network security groups on a VM's outbound path (its primary NIC's, then its subnet's), read
+through azure-mgmt-network. Read only; errors are translated as for compute (azure_compute.classify)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdas.adapters.azure_compute import network
+from lambdas.adapters.azure_vms import ResourceRef, _call, rest
+
+Rules = list[dict[str, Any]]
+
+
+def _flat(rule: dict[str, Any]) -> dict[str, Any]:
+    return {**(rule.get("properties") or {}), "name": rule.get("name")}
+
+
+def _nsg_rules(nsg_id: str) -> tuple[str, Rules]:
+    ref = ResourceRef.parse(nsg_id)
+    nsg = rest(_call(network(ref.subscription_id).network_security_groups.get, ref.resource_group, ref.name))
+    properties = nsg.get("properties") or {}
+    rules = [*(properties.get("securityRules") or []), *(properties.get("defaultSecurityRules") or [])]
+    return f"network security group {ref.name}", [_flat(r) for r in rules]
+
+
+def _primary(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return next((i for i in items if (i.get("properties") or i).get("primary")), items[0])
+
+
+def outbound_path(vm_document: dict[str, Any]) -> tuple[list[tuple[str, Rules]], str | None]:
+    """([(NSG description, its rules)] in Azure's outbound order, the NIC's private IP)."""
+    interfaces = (vm_document.get("properties") or {}).get("networkProfile", {}).get(
+        "networkInterfaces"
+    ) or []
+    if not interfaces:
+        return [], None
+    nic_ref = ResourceRef.parse(_primary(interfaces)["id"])
+    client = network(nic_ref.subscription_id)
+    nic = rest(_call(client.network_interfaces.get, nic_ref.resource_group, nic_ref.name))
+    properties = nic.get("properties") or {}
+    nsg_ids: list[str] = []
+    if (properties.get("networkSecurityGroup") or {}).get("id"):
+        nsg_ids.append(properties["networkSecurityGroup"]["id"])
+    configuration = (_primary(properties.get("ipConfigurations") or [{}]).get("properties")) or {}
+    subnet_id = (configuration.get("subnet") or {}).get("id")
+    if subnet_id:
+        parts = subnet_id.strip("/").split("/")
+        subnet = rest(
+            _call(client.subnets.get, ResourceRef.parse(subnet_id).resource_group, parts[-3], parts[-1])
+        )
+        subnet_nsg = ((subnet.get("properties") or {}).get("networkSecurityGroup") or {}).get("id")
+        if subnet_nsg:
+            nsg_ids.append(subnet_nsg)
+    return [_nsg_rules(i) for i in nsg_ids], configuration.get("privateIPAddress")
