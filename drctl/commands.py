@@ -10,13 +10,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from drctl.progress import ProgressPrinter
 from drctl.stack import OperatorError, Stack
 from lambdas.adapters import state_store
 from lambdas.adapters.state_store import from_item
 from lambdas.errors import InvalidInput
-from lambdas.inputs import parse_start_request
+from lambdas.inputs import StartRequest, parse_start_request
 from lambdas.validation import to_document
-from localcloud.progress import ProgressPrinter
 
 
 def plan_state(stack: Stack, plan: str) -> dict[str, Any]:
@@ -60,37 +60,15 @@ def status(stack: Stack, plan: str | None) -> dict[str, Any]:
     return result
 
 
-def format_status(report: dict[str, Any]) -> str:
-    lines = []
-    for name, plan in report.items():
-        drill = plan["last_drill"] or {}
-        lines.append(f"plan {name}: {plan['lifecycle']}")
-        if plan["running"]:
-            waiting = " (waiting for approval: drctl approve|abort)" if plan["waiting_for_approval"] else ""
-            lines.append(f"  running: {plan['running_workflow']} {plan['running']}{waiting}")
-        lines.append(
-            f"  last drill: {drill.get('result', 'never')} {drill.get('at', '')}"
-            + (f" RTO {drill['rtoSeconds']:.0f}s" if drill.get("rtoSeconds") is not None else "")
-        )
-        refusal = plan.get("last_refusal")
-        if refusal:
-            lines.append(
-                f"  last refused automatic start: {refusal.get('at')} {refusal.get('workflow')} "
-                f"({refusal.get('alarmName') or refusal.get('trigger')}): {refusal.get('reason')}"
-            )
-        replication = plan["replication"]
-        lines.append(f"  replication (as of {replication['at'] or 'never'}):")
-        for server, info in sorted(replication["servers"].items()):
-            lag = info.get("lagSeconds")
-            lines.append(f"    {server}  {info.get('state'):<12} lag {'-' if lag is None else f'{lag:.0f}s'}")
-    return "\n".join(lines)
-
-
-def start(stack: Stack, workflow: str, document: dict[str, Any]) -> str:
+def start_request(document: dict[str, Any]) -> StartRequest:
+    """The start document, checked as the workflow checks it: bad input is refused before anything runs."""
     try:
-        request = parse_start_request(document)  # refuse bad input here, before anything runs
+        return parse_start_request(document)
     except InvalidInput as exc:
         raise OperatorError(str(exc)) from None
+
+
+def start(stack: Stack, workflow: str, request: StartRequest) -> str:
     stack.check_plan(request.plan)
     # A readable execution name: what the console lists and what the reports are named after.
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -146,7 +124,8 @@ def find_run(stack: Stack, plan: str, execution_arn: str | None) -> dict[str, An
 
 def watch(
     stack: Stack, plan: str, execution_arn: str | None, emit: Any = print, timeout: float = 86_400
-) -> str:
+) -> tuple[str, str]:
+    """Follow a run (default: the latest of the plan) until it ends: its execution ARN and final status."""
     stack.check_plan(plan)
     sfn = stack.client("stepfunctions")
     deadline = time.monotonic() + timeout
@@ -167,7 +146,7 @@ def watch(
             if status != "RUNNING":
                 if printer is not None:
                     printer.update(find_run(stack, plan, arn))
-                return status
+                return arn, status
         if time.monotonic() > deadline:
             raise OperatorError("still running; watch again later")
         time.sleep(1.0)

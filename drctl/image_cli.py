@@ -90,7 +90,9 @@ def add_failback_image_commands(sub: Any) -> None:
         default=DEFAULT_LAUNCHER,
         help=f"the client's launcher in the LiveCD's root filesystem (default {DEFAULT_LAUNCHER})",
     )
-    build_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    build_parser.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+    )
     build_parser.set_defaults(func=cmd_build)
 
     resource_manager = argparse.ArgumentParser(add_help=False)
@@ -99,7 +101,9 @@ def add_failback_image_commands(sub: Any) -> None:
         default=os.environ.get("AZURE_RESOURCE_MANAGER_URL", RESOURCE_MANAGER),
         help=f"Azure Resource Manager endpoint (default AZURE_RESOURCE_MANAGER_URL or {RESOURCE_MANAGER})",
     )
-    resource_manager.add_argument("--json", action="store_true", help="machine-readable output")
+    resource_manager.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+    )
 
     pub = image_sub.add_parser(
         "publish",

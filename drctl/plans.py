@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from drctl.errors import EXPIRED, REJECTED
 from drctl.stack import OperatorError, Stack
 from lambdas.adapters import azure_vms
 from lambdas.adapters.aws import error_code
@@ -388,12 +389,12 @@ def list_source_servers(stack: Stack) -> list[dict[str, Any]]:
         pages = stack.client("drs").get_paginator("describe_source_servers").paginate(filters={})
         return [item for page in pages for item in page.get("items", [])]
     except ClientError as exc:
+        if error_code(exc) in EXPIRED | REJECTED:
+            raise  # drctl/errors.py says what to do
         raise OperatorError(
             f"cannot list DRS source servers ({error_code(exc)}): these credentials need "
             "drs:DescribeSourceServers in the stack's region (--profile, --region)"
         ) from None
-    except BotoCoreError as exc:
-        raise OperatorError(f"cannot reach DRS: {exc}") from None
 
 
 def validate(stack: Stack, plan: Plan, path: Path) -> Validation:

@@ -1,4 +1,5 @@
-"""drctl: the operator's command line. `drctl local ...` runs the embedded local cloud."""
+"""`drctl local up|demo`: the embedded local cloud, added to drctl as a plugin (entry point group
+`drctl.plugins` in pyproject.toml). drctl itself imports nothing from here."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import argparse
 import signal
 import sys
 import threading
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from drctl.plugins import GROUP
+from drctl.stack import OperatorError
 from lambdas.plan import Plan, load_plans, plan_files
 from localcloud.synth import ROOT, synthesize
 
@@ -16,8 +20,27 @@ if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
 
+# What the local cloud needs beyond drctl's own dependencies: pyproject.toml, extra `local`.
+LOCAL_EXTRAS = ("moto", "cryptography")
+
+
+def _local_cloud_module() -> Any:
+    """localcloud.cloud, or an error naming the missing package and how to install it (before synth)."""
+    try:
+        from localcloud import cloud
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in LOCAL_EXTRAS:
+            raise
+        raise OperatorError(
+            f"the local cloud needs the 'local' extras ({', '.join(LOCAL_EXTRAS)}), and {exc.name} is not "
+            "installed: pip install -e '.[local]'"
+        ) from None
+    return cloud
+
+
 def _start_cloud(args: argparse.Namespace) -> tuple[LocalCloud, list[Plan]]:
-    from localcloud.cloud import LocalCloud, LocalCloudSettings
+    cloud_module = _local_cloud_module()
+    LocalCloud, LocalCloudSettings = cloud_module.LocalCloud, cloud_module.LocalCloudSettings
 
     print("Synthesizing the CDK app ...", flush=True)
     template = synthesize(plans=args.plans)
@@ -59,6 +82,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 
 
 def cmd_local_demo(args: argparse.Namespace) -> int:
+    _local_cloud_module()  # the local extras first: a missing one is one line, before synth
     from localcloud.demo import run_demo
 
     cloud, plans = _start_cloud(args)
@@ -97,9 +121,13 @@ def add_local_commands(sub: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m localcloud.cli local up`: drctl with this plugin, installed as an entry point or not."""
     from drctl.main import main as drctl_main
 
-    return drctl_main(argv)
+    return drctl_main(argv, plugins=[PLUGIN])
+
+
+PLUGIN = EntryPoint(name="local", value="localcloud.cli:add_local_commands", group=GROUP)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drctl.progress import ProgressPrinter
 from lambdas.plan import Plan
 from localcloud.cloud import LocalCloud
-from localcloud.progress import ProgressPrinter, find_run
+from localcloud.progress import find_run
 
 LIFECYCLE = ["drill", "recovery", "failback", "return_to_normal"]
 

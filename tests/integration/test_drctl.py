@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from drctl.main import main
 from lambdas.plan import Plan
 from localcloud.cloud import LocalCloud
-from tests.integration.conftest import plan_state, wait_until
+from tests.integration.conftest import ROOT, plan_state, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +44,30 @@ def test_status_start_watch_and_report(
     assert code == 0
     pages = sorted(p.suffix for p in tmp_path.iterdir())
     assert pages == [".html", ".json"]
+
+
+def test_recovery_needs_a_confirmation(
+    cloud: LocalCloud, plan: Plan, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # the confirmation reads plans/*.json from here
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # a script: no terminal to ask at
+    code, _, err = drctl(cloud, capsys, "start", "recovery", "--plan", "shop", "--reason", "INC-1")
+    assert code == 1 and "pass --yes" in err and "shop-db-1" in err and "shop.example.com" in err
+    sfn = cloud.client("stepfunctions")
+    assert sfn.list_executions(stateMachineArn=cloud.state_machines["recovery"])["executions"] == []
+    assert plan_state(plan).get("lifecycle", "NORMAL") == "NORMAL"
+
+    # Global flags before the command, --yes after it.
+    argv = ["--json", "--stack", cloud.stack_name, "start", "recovery", "--plan", "shop", "--yes", "--wait"]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    # stdout stays one JSON document (besides the in-process Lambdas' metric lines); progress goes to stderr
+    drctl_out = [line for line in captured.out.splitlines() if not line.startswith('{"_aws"')]
+    result = json.loads("\n".join(drctl_out))
+    started = sfn.list_executions(stateMachineArn=cloud.state_machines["recovery"])["executions"]
+    assert result == {"executionArn": started[0]["executionArn"], "status": "SUCCEEDED"}
+    assert "run SUCCEEDED" in captured.err and plan_state(plan)["lifecycle"] == "FAILED_OVER"
 
 
 def test_approve_and_abort(cloud: LocalCloud, plan: Plan, capsys: pytest.CaptureFixture[str]) -> None:

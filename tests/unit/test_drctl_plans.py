@@ -211,7 +211,7 @@ class _Session:
     def __init__(self, secrets: _Secrets) -> None:
         self.secrets = secrets
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, config: Any = None) -> Any:
         assert service == "secretsmanager"
         return self.secrets
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drctl.commands import format_status
+from drctl.views import plain_text, status_view
 
 
 def status_of(**overrides: Any) -> dict[str, Any]:
@@ -18,6 +18,10 @@ def status_of(**overrides: Any) -> dict[str, Any]:
         "replication": {"at": None, "max_lag_seconds": None, "servers": {}},
     }
     return {"shop": {**plan, **overrides}}
+
+
+def format_status(report: dict[str, Any]) -> str:
+    return plain_text(status_view(report))
 
 
 def test_a_refused_alarm_start_is_shown_with_its_reason() -> None:

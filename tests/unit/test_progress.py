@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from localcloud.progress import PER_SERVER_LINES_UP_TO, ProgressPrinter, progress_bar
+from drctl.progress import PER_SERVER_LINES_UP_TO, ProgressPrinter, progress_bar
 
 
 def servers(count: int, launched: int, healthy: int = 0, failed: int = 0) -> dict[str, Any]:
