@@ -14,6 +14,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
+from dr_constructs.alarms import FailureAlarms
 from dr_constructs.monitoring import metric
 from lambdas.plan import Endpoint, Plan, composite_alarm_name
 
@@ -50,8 +51,9 @@ def quorum_rule(alarms: list[cloudwatch.IAlarm], quorum: int) -> cloudwatch.IAla
 
 
 class OutageDetection(Construct):
-    def __init__(self, scope: Construct, construct_id: str, plans: list[Plan]) -> None:
+    def __init__(self, scope: Construct, construct_id: str, plans: list[Plan], alarms: FailureAlarms) -> None:
         super().__init__(scope, construct_id)
+        self._alarms = alarms
         region = Stack.of(self).region
         if not Token.is_unresolved(region) and region != "us-east-1":
             Annotations.of(self).add_warning_v2(
@@ -113,10 +115,13 @@ class OutageDetection(Construct):
                 datapoints_to_alarm=2,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
+            self._alarms.notify(replication)
             rule = cloudwatch.AlarmRule.all_of(
                 rule, cloudwatch.AlarmRule.from_alarm(replication, cloudwatch.AlarmState.ALARM)
             )
-        return cloudwatch.CompositeAlarm(
+        for alarm in endpoint_alarms:
+            self._alarms.notify(alarm)  # an endpoint down is worth knowing before the quorum fails
+        outage = cloudwatch.CompositeAlarm(
             self,
             f"{plan.name}-outage",
             composite_alarm_name=composite_alarm_name(plan.name),
@@ -127,3 +132,5 @@ class OutageDetection(Construct):
             ),
             alarm_rule=rule,
         )
+        self._alarms.notify(outage)
+        return outage

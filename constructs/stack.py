@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from dr_constructs.alarms import FailureAlarms
 from dr_constructs.detection import OutageDetection
 from dr_constructs.drs_events import DrsEvents
 from dr_constructs.monitoring import Monitoring
@@ -22,10 +23,13 @@ class DrOrchestratorStack(Stack):
         state = OrchestratorState(self, "State")
         functions = TaskFunctions(self, "Tasks", plans, state)
         workflows = Workflows(self, "Workflows", functions, state)
-        OutageDetection(self, "Detection", plans)
-        Triggers(self, "Triggers", plans, workflows.state_machines)
-        DrsEvents(self, "DrsEvents", functions.functions["drs_event"], workflows.state_machines)
-        Monitoring(self, "Monitoring", plans, functions.functions["replication_monitor"])
+        alarms = FailureAlarms(self, "Alarms", state.topic)
+        OutageDetection(self, "Detection", plans, alarms)
+        Triggers(self, "Triggers", plans, workflows.state_machines, alarms)
+        DrsEvents(self, "DrsEvents", functions.functions["drs_event"], workflows.state_machines, alarms)
+        Monitoring(self, "Monitoring", plans, functions.functions["replication_monitor"], alarms)
+        for name, machine in {**workflows.state_machines, "approval_gate": workflows.approval_gate}.items():
+            alarms.workflow_failures(name, machine)
 
         # Starting a failover or failback, and answering an approval, is for this role only.
         operator = iam.Role(
