@@ -21,10 +21,11 @@ class DrOrchestratorStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, plans: list[Plan], **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         state = OrchestratorState(self, "State")
+        alarms = FailureAlarms(self, "Alarms", state.topic)
+        # First: a region that cannot see the detection metrics stops synth before anything is built.
+        OutageDetection(self, "Detection", plans, alarms)
         functions = TaskFunctions(self, "Tasks", plans, state)
         workflows = Workflows(self, "Workflows", functions, state)
-        alarms = FailureAlarms(self, "Alarms", state.topic)
-        OutageDetection(self, "Detection", plans, alarms)
         Triggers(self, "Triggers", plans, workflows.state_machines, alarms)
         DrsEvents(self, "DrsEvents", functions.functions["drs_event"], workflows.state_machines, alarms)
         Monitoring(self, "Monitoring", plans, functions.functions["replication_monitor"], alarms)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import re
 from itertools import product
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from localcloud import limits
+from localcloud.synth import synthesize
 from tests.infra.test_template import resources
 
 pytestmark = pytest.mark.infra
@@ -80,3 +83,37 @@ def test_one_probe_down_or_flapping_alone_never_alarms(template: dict[str, Any])
     for flapping in (set(), {alarms[0]}, set(), {alarms[0]}):
         assert evaluate(rule, flapping) is False
     assert evaluate(rule, set(alarms)) is True
+
+
+def region_assertions(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        a
+        for rule in template.get("Rules", {}).values()
+        for a in rule["Assertions"]
+        if "AWS::Region" in json.dumps(a["Assert"])
+    ]
+
+
+def test_an_environment_agnostic_stack_refuses_regions_without_route53_metrics(
+    template: dict[str, Any],
+) -> None:
+    (assertion,) = region_assertions(template)
+    assert assertion["Assert"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+    assert "deploy the stack in us-east-1" in assertion["AssertDescription"]
+    assert limits.failed_rules(template, "DrOrchestrator", region="us-east-1") == []
+    (refused,) = limits.failed_rules(template, "DrOrchestrator", region="eu-west-1")
+    assert "plans shop have a detection section" in refused
+
+
+def test_an_explicit_region_without_route53_metrics_stops_synth(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError) as error:
+        synthesize(outdir=tmp_path, extra_context={"region": "eu-west-1"})
+    assert "deploy the stack in us-east-1 (not eu-west-1)" in str(error.value)
+    assert "Traceback" not in str(error.value)
+    assert not (tmp_path / "DrOrchestrator.template.json").exists()
+
+
+def test_an_explicit_us_east_1_stack_synthesizes_without_the_rule(tmp_path: Path) -> None:
+    document = json.loads(synthesize(outdir=tmp_path, extra_context={"region": "us-east-1"}).read_text())
+    assert region_assertions(document) == []
+    assert len(endpoint_alarms(document)) == 3
