@@ -157,7 +157,7 @@ class OutageDetection(Construct):
         outage = cloudwatch.CompositeAlarm(
             self,
             f"{plan.name}-outage",
-            composite_alarm_name=composite_alarm_name(plan.name),
+            composite_alarm_name=composite_alarm_name(Stack.of(self).stack_name, plan.name),
             alarm_description=(
                 f"Azure outage for plan {plan.name}: {detection.effective_quorum} of "
                 f"{len(detection.endpoints)} endpoints failing "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -46,9 +46,10 @@ class Triggers(Construct):
         alarms: FailureAlarms,
     ) -> None:
         super().__init__(scope, construct_id)
+        stack = Stack.of(self).stack_name
         recovery_dlq = (
             alarms.dead_letter_queue("recovery-trigger", "Outage alarm -> recovery")
-            if any(plan.outage_alarm_names() for plan in plans)
+            if any(plan.outage_alarm_names(stack) for plan in plans)
             else None
         )
         drill_dlq = (
@@ -57,12 +58,12 @@ class Triggers(Construct):
             else None
         )
         for plan in plans:
-            if plan.outage_alarm_names():
+            if plan.outage_alarm_names(stack):
                 rule = events.Rule(
                     self,
                     f"{plan.name}-outage-alarm",
                     description=f"Azure outage alarm of plan {plan.name} -> recovery",
-                    event_pattern=alarm_event_pattern(plan.outage_alarm_names()),
+                    event_pattern=alarm_event_pattern(plan.outage_alarm_names(stack)),
                 )
                 rule.add_target(
                     targets.SfnStateMachine(

@@ -117,3 +117,25 @@ def test_an_explicit_us_east_1_stack_synthesizes_without_the_rule(tmp_path: Path
     document = json.loads(synthesize(outdir=tmp_path, extra_context={"region": "us-east-1"}).read_text())
     assert region_assertions(document) == []
     assert len(endpoint_alarms(document)) == 3
+
+
+def outage_names(document: dict[str, Any]) -> tuple[str, list[str]]:
+    """The composite alarm's name and the names the recovery rule listens to."""
+    (alarm,) = resources(document, "AWS::CloudWatch::CompositeAlarm").values()
+    (rule,) = [
+        r["Properties"]
+        for r in resources(document, "AWS::Events::Rule").values()
+        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.cloudwatch"]
+    ]
+    return alarm["Properties"]["AlarmName"], rule["EventPattern"]["detail"]["alarmName"]
+
+
+def test_two_stacks_with_one_plan_name_have_their_own_outage_alarm(
+    template: dict[str, Any], tmp_path: Path
+) -> None:
+    assert outage_names(template) == (
+        "dr-DrOrchestrator-shop-azure-outage",
+        ["dr-DrOrchestrator-shop-azure-outage"],
+    )
+    other = json.loads(synthesize(outdir=tmp_path, stack_name="DrOther").read_text())
+    assert outage_names(other) == ("dr-DrOther-shop-azure-outage", ["dr-DrOther-shop-azure-outage"])

@@ -26,7 +26,7 @@ def dead_letters(cloud: LocalCloud, prefix: str) -> list[dict[str, Any]]:
 def test_an_undeliverable_outage_alarm_lands_in_the_dead_letter_queue(cloud: LocalCloud, plan: Plan) -> None:
     # The recovery state machine is gone (deleted by hand, say): StartExecution fails for good.
     cloud.client("stepfunctions").delete_state_machine(stateMachineArn=cloud.state_machines["recovery"])
-    alarm = plan.outage_alarm_names()[0]
+    alarm = plan.outage_alarm_names(cloud.stack_name)[0]
     cloud.put_alarm_event(alarm, "ALARM")
     (message,) = wait_until(
         lambda: dead_letters(cloud, "Alarmsrecoverytriggerdeadletters"), message="dead letter"
@@ -41,7 +41,7 @@ def test_an_undeliverable_outage_alarm_lands_in_the_dead_letter_queue(cloud: Loc
 
 
 def test_a_delivered_alarm_leaves_no_dead_letter(cloud: LocalCloud, plan: Plan) -> None:
-    cloud.put_alarm_event(plan.outage_alarm_names()[0], "ALARM")
+    cloud.put_alarm_event(plan.outage_alarm_names(cloud.stack_name)[0], "ALARM")
     machine = cloud.state_machines["recovery"]
     executions = wait_until(
         lambda: cloud.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"],

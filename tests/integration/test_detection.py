@@ -11,7 +11,7 @@ from tests.integration.conftest import drs_calls, plan_state, run_record, wait_u
 
 pytestmark = pytest.mark.integration
 
-ALARM = "dr-shop-azure-outage"
+ALARM = "dr-DrOrchestrator-shop-azure-outage"
 
 
 def recovery_executions(cloud: LocalCloud) -> list[str]:
