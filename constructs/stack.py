@@ -32,24 +32,50 @@ class DrOrchestratorStack(Stack):
         for name, machine in {**workflows.state_machines, "approval_gate": workflows.approval_gate}.items():
             alarms.workflow_failures(name, machine)
 
-        # Starting a failover or failback, and answering an approval, is for this role only.
+        operator = self._operator_role(state, workflows)
+
+        self._outputs(state, workflows, plans, operator)
+
+    def _operator_role(self, state: OrchestratorState, workflows: Workflows) -> iam.Role:
+        """What drctl calls (drctl/aws_calls.py, checked against drctl's source and this role by
+        tests/infra/test_operator_role.py). Starting a failover or failback, and answering an approval, is for
+        this role only."""
         operator = iam.Role(
             self,
             "OperatorRole",
             assumed_by=iam.AccountRootPrincipal(),
-            description="On-call operators: start/stop DR workflows, approve or abort a failover",
+            description="On-call operators: drctl (start/stop DR workflows, approve/abort, status, reports)",
         )
+        # drctl finds the stack's outputs: this stack only.
+        operator.add_to_policy(
+            iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[self.stack_id])
+        )
+        # Not grant_read: it adds states:DescribeStateMachine and activity reads on every resource ("*").
+        for machine in [*workflows.state_machines.values(), workflows.approval_gate]:
+            machine.grant(operator, "states:DescribeStateMachine", "states:ListExecutions")
+            machine.grant_execution(
+                operator, "states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"
+            )
         for machine in workflows.state_machines.values():
             machine.grant_start_execution(operator)
-            machine.grant_read(operator)
-            machine.grant_execution(operator, "states:StopExecution")
         # Approval tokens belong to the gate machine: answering them is granted to this role alone.
-        workflows.approval_gate.grant_read(operator)
         workflows.approval_gate.grant_task_response(operator)
         state.table.grant_read_data(operator)
+        # drctl report: the run reports only (the key's kms:Decrypt comes with the table's read grant).
+        operator.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[state.reports.arn_for_objects("reports/*")]
+            )
+        )
+        # drctl plan validate checks the plan's VMs in Azure with the orchestrator's service principal.
+        state.azure_secret.grant_read(operator)
         # drctl plan validate|init read the DRS inventory (Describe* has no resource-level permissions).
         operator.add_to_policy(iam.PolicyStatement(actions=["drs:DescribeSourceServers"], resources=["*"]))
+        return operator
 
+    def _outputs(
+        self, state: OrchestratorState, workflows: Workflows, plans: list[Plan], operator: iam.Role
+    ) -> None:
         CfnOutput(self, "StateTableName", value=state.table.table_name)
         CfnOutput(self, "Plans", value=",".join(p.name for p in plans), description="plans of this stack")
         CfnOutput(self, "NotificationTopicArn", value=state.topic.topic_arn)
