@@ -20,6 +20,7 @@ if shutil.which("node") is None:
 import aws_cdk as cdk
 import cdk_nag
 
+from dr_constructs.detection import DetectionRegionError
 from dr_constructs.lambda_assets import MissingDependencies
 from dr_constructs.nag import apply_nag_suppressions
 from dr_constructs.stack import DrOrchestratorStack
@@ -37,10 +38,15 @@ def main() -> None:
     app = cdk.App(outdir=os.environ.get("CDK_OUTDIR", str(ROOT / "cdk.out")), context=context)
     pattern = app.node.try_get_context("plans") or "plans/*.json"
     stack_name = app.node.try_get_context("stack_name") or "DrOrchestrator"
+    # Environment-agnostic unless context `region` (with `account`) pins it: see "Outage detection" in README.
+    region = app.node.try_get_context("region")
+    env = cdk.Environment(account=app.node.try_get_context("account"), region=region) if region else None
     try:
         plans = load_plans(plan_files(pattern, ROOT))
-        stack = DrOrchestratorStack(app, stack_name, plans=plans, description="Azure -> AWS DR orchestrator")
-    except (PlanError, MissingDependencies) as exc:
+        stack = DrOrchestratorStack(
+            app, stack_name, plans=plans, env=env, description="Azure -> AWS DR orchestrator"
+        )
+    except (PlanError, MissingDependencies, DetectionRegionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     cdk.Aspects.of(app).add(cdk_nag.AwsSolutionsChecks(verbose=True))

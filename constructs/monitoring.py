@@ -10,6 +10,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from dr_constructs.alarms import FailureAlarms
 from lambdas.plan import Plan
 
 NAMESPACE = "DrOrchestrator"
@@ -32,15 +33,34 @@ def metric(
 
 class Monitoring(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, plans: list[Plan], monitor: lambda_.IFunction
+        self,
+        scope: Construct,
+        construct_id: str,
+        plans: list[Plan],
+        monitor: lambda_.IFunction,
+        alarms: FailureAlarms,
     ) -> None:
         super().__init__(scope, construct_id)
-        events.Rule(
+        # The next run comes five minutes later: an older invocation is not worth retrying.
+        rule = events.Rule(
             self,
             "ReplicationMonitorSchedule",
             description="Replication health of every DR plan; sweep of drill instances left behind",
             schedule=events.Schedule.rate(Duration.minutes(5)),
-            targets=[targets.LambdaFunction(monitor, retry_attempts=2)],
+            targets=[
+                targets.LambdaFunction(
+                    monitor,
+                    dead_letter_queue=alarms.dead_letter_queue(
+                        "replication-monitor", "Replication monitor schedule"
+                    ),
+                    max_event_age=Duration.minutes(5),
+                    retry_attempts=2,
+                )
+            ],
+        )
+        alarms.rule_failures("replication-monitor", rule, "Replication monitor schedule")
+        alarms.function_errors(
+            "replication-monitor", monitor, "The replication monitor (replication health, drill sweep)"
         )
         names = [p.name for p in plans]
         dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.days(90))

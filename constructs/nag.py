@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from aws_cdk import Stack
+from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagPackSuppression, NagSuppressions
+
+from dr_constructs.alarms import FailureAlarms
 
 
 def _regex(pattern: str) -> dict[str, str]:
@@ -88,5 +91,20 @@ SUPPRESSIONS = [
 ]
 
 
+DEAD_LETTER_QUEUE = NagPackSuppression(
+    id="AwsSolutions-SQS3",
+    reason=(
+        "The queue is itself the dead-letter queue of an EventBridge or Scheduler target (SQS3 only "
+        "recognizes dead-letter queues of other queues); its depth is alarmed."
+    ),
+)
+
+
 def apply_nag_suppressions(stack: Stack) -> None:
     NagSuppressions.add_stack_suppressions(stack, SUPPRESSIONS)
+    # Only the queues FailureAlarms makes, which are all dead-letter queues; any other queue is still checked.
+    for construct in stack.node.find_all():
+        if isinstance(construct, FailureAlarms):
+            for queue in construct.node.children:
+                if isinstance(queue, sqs.Queue):
+                    NagSuppressions.add_resource_suppressions(queue, [DEAD_LETTER_QUEUE])

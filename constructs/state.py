@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -22,7 +22,7 @@ class OrchestratorState(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        # CloudWatch Logs and SNS publishers (EventBridge, CloudWatch) use the key through their services.
+        # CloudWatch Logs uses the key for the log groups.
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal("logs.amazonaws.com")],
@@ -51,6 +51,7 @@ class OrchestratorState(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.topic = sns.Topic(self, "Notifications", master_key=self.key, enforce_ssl=True)
+        self._let_alarms_notify()
         # Server access logs cannot be delivered to a KMS-encrypted bucket: this one uses S3 keys.
         access_logs = s3.Bucket(
             self,
@@ -85,3 +86,29 @@ class OrchestratorState(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.log_retention = Duration.days(400)
+
+    def _let_alarms_notify(self) -> None:
+        """CloudWatch alarm actions publish to the KMS-encrypted topic only when the key policy lets
+        CloudWatch use the key and the topic policy lets it publish; both for this account's alarms only."""
+        alarm_arns = f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
+        account_alarms = {
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "ArnLike": {"aws:SourceArn": alarm_arns},
+        }
+        cloudwatch = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[cloudwatch],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions=account_alarms,
+            )
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[cloudwatch],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=account_alarms,
+            )
+        )

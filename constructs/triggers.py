@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -15,7 +16,15 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from dr_constructs.alarms import FailureAlarms
 from lambdas.plan import Plan
+
+# A failover start may still help an hour late (begin_run refuses a duplicate delivery by its event id), but
+# after an hour of failed starts an operator must know: the event goes to the dead-letter queue and alarms.
+RECOVERY_TRIGGER_MAX_AGE = Duration.hours(1)
+RECOVERY_TRIGGER_RETRIES = 8
+DRILL_SCHEDULE_MAX_AGE = Duration.hours(1)
+DRILL_SCHEDULE_RETRIES = 3
 
 
 def alarm_event_pattern(alarm_names: list[str]) -> events.EventPattern:
@@ -34,15 +43,27 @@ class Triggers(Construct):
         construct_id: str,
         plans: list[Plan],
         state_machines: dict[str, sfn.StateMachine],
+        alarms: FailureAlarms,
     ) -> None:
         super().__init__(scope, construct_id)
+        stack = Stack.of(self).stack_name
+        recovery_dlq = (
+            alarms.dead_letter_queue("recovery-trigger", "Outage alarm -> recovery")
+            if any(plan.outage_alarm_names(stack) for plan in plans)
+            else None
+        )
+        drill_dlq = (
+            alarms.dead_letter_queue("drill-schedule", "Monthly drill schedule")
+            if any(plan.triggers.drill_schedule for plan in plans)
+            else None
+        )
         for plan in plans:
-            if plan.outage_alarm_names():
+            if plan.outage_alarm_names(stack):
                 rule = events.Rule(
                     self,
                     f"{plan.name}-outage-alarm",
                     description=f"Azure outage alarm of plan {plan.name} -> recovery",
-                    event_pattern=alarm_event_pattern(plan.outage_alarm_names()),
+                    event_pattern=alarm_event_pattern(plan.outage_alarm_names(stack)),
                 )
                 rule.add_target(
                     targets.SfnStateMachine(
@@ -56,8 +77,13 @@ class Triggers(Construct):
                                 "reason": "Azure outage alarm",
                             }
                         ),
-                        retry_attempts=4,
+                        dead_letter_queue=recovery_dlq,
+                        max_event_age=RECOVERY_TRIGGER_MAX_AGE,
+                        retry_attempts=RECOVERY_TRIGGER_RETRIES,
                     )
+                )
+                alarms.rule_failures(
+                    f"{plan.name}-recovery-trigger", rule, f"Outage alarm of plan {plan.name} -> recovery"
                 )
             if plan.triggers.drill_schedule:
                 role = iam.Role(
@@ -67,6 +93,9 @@ class Triggers(Construct):
                     description=f"Starts the monthly drill of plan {plan.name}",
                 )
                 state_machines["drill"].grant_start_execution(role)
+                assert drill_dlq is not None
+                # Scheduler sends undeliverable invocations to the dead-letter queue with the schedule's role.
+                drill_dlq.grant_send_messages(role)
                 scheduler.CfnSchedule(
                     self,
                     f"{plan.name}-drill-schedule",
@@ -80,6 +109,12 @@ class Triggers(Construct):
                         input=json.dumps(
                             {"plan": plan.name, "trigger": "schedule", "reason": "monthly drill"}
                         ),
-                        retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=3),
+                        retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                            maximum_event_age_in_seconds=int(DRILL_SCHEDULE_MAX_AGE.to_seconds()),
+                            maximum_retry_attempts=DRILL_SCHEDULE_RETRIES,
+                        ),
+                        dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(
+                            arn=drill_dlq.queue_arn
+                        ),
                     ),
                 )

@@ -208,7 +208,7 @@ def azure_findings(plan: Plan, groups: dict[str, set[str] | None]) -> list[Findi
     return findings
 
 
-def detection_findings(plan: Plan) -> list[Finding]:
+def detection_findings(plan: Plan, stack: str) -> list[Finding]:
     findings = []
     if plan.detection:
         detection = plan.detection
@@ -217,7 +217,7 @@ def detection_findings(plan: Plan) -> list[Finding]:
                 "detection",
                 "ok",
                 f"{count_of(len(detection.endpoints), 'endpoint')} probed by Route 53 health checks; "
-                f"{composite_alarm_name(plan.name)} alarms when {detection.effective_quorum} fail "
+                f"{composite_alarm_name(stack, plan.name)} alarms when {detection.effective_quorum} fail "
                 f"(within about {detection.detection_minutes():g} min)",
             )
         )
@@ -369,7 +369,7 @@ def _traffic_text(plan: Plan) -> str:
 
 def _triggers_text(plan: Plan) -> str:
     triggers = plan.triggers
-    alarms = plan.outage_alarm_names()
+    alarms = plan.outage_alarm_names("<stack>")  # plan show names no stack
     automatic = "automatic failover " + ("on" if triggers.automatic_failover else "off")
     parts = [automatic + (f" (alarms: {', '.join(alarms)})" if alarms else " (no outage alarm)")]
     parts.append(f"drill schedule {triggers.drill_schedule or 'none'}")
@@ -403,7 +403,7 @@ def validate(stack: Stack, plan: Plan, path: Path) -> Validation:
         *wave_findings(plan),
         *drs_findings(plan, list_source_servers(stack)),
         *azure_check(stack, plan),
-        *detection_findings(plan),
+        *detection_findings(plan, stack.name),
     ]
     return Validation(plan.name, str(path), stack.name, findings)
 

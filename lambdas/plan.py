@@ -259,9 +259,10 @@ class Plan(StrictModel, frozen=True):
         ):
             raise ValueError(f"traffic.aws_server '{self.traffic.aws_server}' is not a server of this plan")
 
-    def outage_alarm_names(self) -> list[str]:
-        """Alarms whose ALARM starts recovery: the plan's composite alarm, and any alarms it brings."""
-        own = [composite_alarm_name(self.name)] if self.detection else []
+    def outage_alarm_names(self, stack: str) -> list[str]:
+        """Alarms whose ALARM starts recovery in `stack`: the plan's composite alarm, and any alarms it
+        brings."""
+        own = [composite_alarm_name(stack, self.name)] if self.detection else []
         return own + list(self.triggers.alarm_names)
 
     def servers(self) -> list[Server]:
@@ -282,8 +283,9 @@ def _unique(field_name: str, values: Iterable[str]) -> None:
         seen.add(value)
 
 
-def composite_alarm_name(plan: str) -> str:
-    return f"dr-{plan}-azure-outage"
+def composite_alarm_name(stack: str, plan: str) -> str:
+    """Alarm names are unique per account and region: two stacks may hold plans of one name."""
+    return f"dr-{stack}-{plan}-azure-outage"
 
 
 class PlanError(ValueError):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from moto.core.config import default_user_config
 from moto.events.models import Rule
 from moto.server import ThreadedMotoServer
@@ -228,6 +229,11 @@ class LocalCloud:
             self.client("s3").create_bucket(Bucket=name)
             t.refs[logical] = name
             t.attributes[(logical, "Arn")] = f"arn:aws:s3:::{name}"
+        for logical in t.of_type("AWS::SQS::Queue"):
+            url = self.client("sqs").create_queue(QueueName=logical)["QueueUrl"]
+            t.refs[logical] = url
+            t.attributes[(logical, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{logical}"
+            t.attributes[(logical, "QueueName")] = logical
         for logical in t.of_type("AWS::IAM::Role"):
             arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{logical}"
             self.client("iam").create_role(RoleName=logical, AssumeRolePolicyDocument="{}")
@@ -338,7 +344,7 @@ class LocalCloud:
             targets = []
             for target in props.get("Targets", []):
                 entry = {"Id": target["Id"], "Arn": target["Arn"]}
-                for key in ("Input", "InputPath", "InputTransformer", "RoleArn"):
+                for key in ("Input", "InputPath", "InputTransformer", "RoleArn", "DeadLetterConfig"):
                     if key in target:
                         entry[key] = target[key]
                 targets.append(entry)
@@ -362,7 +368,7 @@ class LocalCloud:
             ours = [t for t in rule.targets if ":states:" in t["Arn"] or ":lambda:" in t["Arn"]]
             for target in ours:
                 threading.Thread(
-                    target=cloud._deliver, args=(target, copy.deepcopy(event)), daemon=True
+                    target=cloud._deliver, args=(rule.arn, target, copy.deepcopy(event)), daemon=True
                 ).start()
             rest = [t for t in rule.targets if t not in ours]
             if rest:
@@ -372,7 +378,33 @@ class LocalCloud:
 
         Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
 
-    def _deliver(self, target: dict[str, Any], event: dict[str, Any]) -> None:
+    def _deliver(self, rule_arn: str, target: dict[str, Any], event: dict[str, Any]) -> None:
+        try:
+            self._invoke_target(target, event)
+        except ClientError as exc:
+            # EventBridge sends an event it cannot deliver to the target's dead-letter queue, with these
+            # attributes (EventBridge user guide, "Event retry policy and using dead-letter queues"). It first
+            # retries retriable errors within the target's retry policy; here every failure is final at once.
+            queue_arn = target.get("DeadLetterConfig", {}).get("Arn")
+            if not queue_arn:
+                logging.getLogger(__name__).warning("event to %s dropped: %s", target["Arn"], exc)
+                return
+            sqs = self.client("sqs")
+            attributes = {
+                "RULE_ARN": rule_arn,
+                "TARGET_ARN": target["Arn"],
+                "ERROR_CODE": exc.response["Error"]["Code"],
+                "ERROR_MESSAGE": exc.response["Error"].get("Message", "")[:256] or "-",
+            }
+            sqs.send_message(
+                QueueUrl=sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"],
+                MessageBody=json.dumps(event),
+                MessageAttributes={
+                    k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
+                },
+            )
+
+    def _invoke_target(self, target: dict[str, Any], event: dict[str, Any]) -> None:
         if "Input" in target:
             body = str(target["Input"])
         elif "InputTransformer" in target:

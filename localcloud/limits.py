@@ -124,6 +124,7 @@ def problems(document: dict[str, Any], template_bytes: int, stack: str) -> list[
         if count > limit:
             found.append(f"template: {count} {section.lower()}, above the {limit} of {cfn}")
 
+    found += failed_rules(document, stack)
     inline: dict[str, int] = defaultdict(int)
     attached: dict[str, int] = defaultdict(int)
     for logical, resource in resources.items():
@@ -166,6 +167,42 @@ def problems(document: dict[str, Any], template_bytes: int, stack: str) -> list[
                 f"{quotas.IAM_MANAGED_POLICIES_PER_ROLE} per role"
             )
     return found
+
+
+def failed_rules(document: dict[str, Any], stack: str, region: str = REGION) -> list[str]:
+    """The template's Rules assertions that fail in `region`: CloudFormation refuses to create or update the
+    stack then, with the assertion's description (template Rules section). Assertions on the stack's own
+    parameters (CDK's bootstrap version check) are left out: the local cloud has no bootstrap stack."""
+    found = []
+    for name, rule in document.get("Rules", {}).items():
+        condition = _rule_value(rule.get("RuleCondition", True), stack, region)
+        if condition is not True:
+            continue
+        for assertion in rule.get("Assertions", []):
+            if _rule_value(assertion["Assert"], stack, region) is False:
+                found.append(f"Rules.{name}: {assertion.get('AssertDescription', 'assertion failed')}")
+    return found
+
+
+def _rule_value(value: Any, stack: str, region: str) -> Any:
+    """A rule function's value over pseudo parameters and literals; None when it needs a parameter."""
+    if not isinstance(value, dict):
+        return value
+    ((key, arg),) = value.items()
+    if key == "Ref":
+        pseudo = {"AWS::Region": region, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": stack}
+        return pseudo.get(str(arg))
+    values = [_rule_value(v, stack, region) for v in (arg if isinstance(arg, list) else [arg])]
+    if any(v is None for v in values):
+        return None
+    operations = {
+        "Fn::Equals": lambda: values[0] == values[1],
+        "Fn::Not": lambda: not values[0],
+        "Fn::And": lambda: all(values),
+        "Fn::Or": lambda: any(values),
+        "Fn::Contains": lambda: values[1] in values[0],
+    }
+    return operations[key]() if key in operations else None
 
 
 def policy_sizes(document: dict[str, Any], stack: str) -> dict[str, int]:

@@ -20,9 +20,13 @@ def node_bin_dir() -> str | None:
 
 
 def synthesize(
-    outdir: Path | None = None, stack_name: str = "DrOrchestrator", plans: str | None = None
+    outdir: Path | None = None,
+    stack_name: str = "DrOrchestrator",
+    plans: str | None = None,
+    extra_context: dict[str, str] | None = None,
 ) -> Path:
-    """Run app.py in a child process; returns the synthesized template. Raises with synth's own error."""
+    """Run app.py in a child process; returns the synthesized template. Raises with synth's own error.
+    extra_context: more context values, as `cdk synth -c key=value` passes them (e.g. region)."""
     outdir = outdir or ROOT / "cdk.out"
     env = dict(os.environ, CDK_OUTDIR=str(outdir))
     node = node_bin_dir()
@@ -30,7 +34,7 @@ def synthesize(
         env["PATH"] = node + os.pathsep + env.get("PATH", "")
     command = [sys.executable, str(ROOT / "app.py")]
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    context.update({"stack_name": stack_name, **({"plans": plans} if plans else {})})
+    context.update({"stack_name": stack_name, **({"plans": plans} if plans else {}), **(extra_context or {})})
     env["CDK_CONTEXT_JSON"] = json.dumps(context)
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:

@@ -60,6 +60,10 @@ class Template:
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": self.path.name.split(".")[0],
+            "AWS::StackId": (
+                f"arn:aws:cloudformation:{self.region}:{ACCOUNT_ID}:stack/{self.path.name.split('.')[0]}/"
+                "00000000-0000-0000-0000-000000000000"
+            ),
         }
         if name in pseudo:
             return pseudo[name]

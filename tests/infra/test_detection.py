@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import re
 from itertools import product
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from localcloud import limits
+from localcloud.synth import synthesize
 from tests.infra.test_template import resources
 
 pytestmark = pytest.mark.infra
@@ -19,6 +22,15 @@ def composite_rule(template: dict[str, Any]) -> str:
     alarm = next(iter(resources(template, "AWS::CloudWatch::CompositeAlarm").values()))["Properties"]
     parts = alarm["AlarmRule"]["Fn::Join"][1]
     return "".join(p if isinstance(p, str) else p["Fn::GetAtt"][0] for p in parts)
+
+
+def endpoint_alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The alarms on Route 53 health checks (the stack's other alarms watch its own failures)."""
+    return {
+        k: a
+        for k, a in resources(template, "AWS::CloudWatch::Alarm").items()
+        if a["Properties"].get("Namespace") == "AWS/Route53"
+    }
 
 
 def evaluate(rule: str, in_alarm: set[str]) -> bool:
@@ -45,7 +57,7 @@ def test_health_check_per_endpoint(template: dict[str, Any]) -> None:
 
 
 def test_endpoint_alarms_need_consecutive_failures(template: dict[str, Any]) -> None:
-    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    alarms = [a["Properties"] for a in endpoint_alarms(template).values()]
     assert len(alarms) == 3
     for alarm in alarms:
         assert alarm["MetricName"] == "HealthCheckStatus" and alarm["Namespace"] == "AWS/Route53"
@@ -56,7 +68,7 @@ def test_endpoint_alarms_need_consecutive_failures(template: dict[str, Any]) -> 
 
 def test_composite_needs_a_quorum_of_two_of_three(template: dict[str, Any]) -> None:
     rule = composite_rule(template)
-    alarms = sorted(resources(template, "AWS::CloudWatch::Alarm"))
+    alarms = sorted(endpoint_alarms(template))
     assert len(alarms) == 3
     for states in product([False, True], repeat=3):
         down = {name for name, is_down in zip(alarms, states, strict=True) if is_down}
@@ -66,8 +78,64 @@ def test_composite_needs_a_quorum_of_two_of_three(template: dict[str, Any]) -> N
 
 def test_one_probe_down_or_flapping_alone_never_alarms(template: dict[str, Any]) -> None:
     rule = composite_rule(template)
-    alarms = sorted(resources(template, "AWS::CloudWatch::Alarm"))
+    alarms = sorted(endpoint_alarms(template))
     # One endpoint flapping ALARM/OK/ALARM while the others are healthy: the composite stays OK throughout.
     for flapping in (set(), {alarms[0]}, set(), {alarms[0]}):
         assert evaluate(rule, flapping) is False
     assert evaluate(rule, set(alarms)) is True
+
+
+def region_assertions(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        a
+        for rule in template.get("Rules", {}).values()
+        for a in rule["Assertions"]
+        if "AWS::Region" in json.dumps(a["Assert"])
+    ]
+
+
+def test_an_environment_agnostic_stack_refuses_regions_without_route53_metrics(
+    template: dict[str, Any],
+) -> None:
+    (assertion,) = region_assertions(template)
+    assert assertion["Assert"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+    assert "deploy the stack in us-east-1" in assertion["AssertDescription"]
+    assert limits.failed_rules(template, "DrOrchestrator", region="us-east-1") == []
+    (refused,) = limits.failed_rules(template, "DrOrchestrator", region="eu-west-1")
+    assert "plans shop have a detection section" in refused
+
+
+def test_an_explicit_region_without_route53_metrics_stops_synth(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError) as error:
+        synthesize(outdir=tmp_path, extra_context={"region": "eu-west-1"})
+    assert "deploy the stack in us-east-1 (not eu-west-1)" in str(error.value)
+    assert "Traceback" not in str(error.value)
+    assert not (tmp_path / "DrOrchestrator.template.json").exists()
+
+
+def test_an_explicit_us_east_1_stack_synthesizes_without_the_rule(tmp_path: Path) -> None:
+    document = json.loads(synthesize(outdir=tmp_path, extra_context={"region": "us-east-1"}).read_text())
+    assert region_assertions(document) == []
+    assert len(endpoint_alarms(document)) == 3
+
+
+def outage_names(document: dict[str, Any]) -> tuple[str, list[str]]:
+    """The composite alarm's name and the names the recovery rule listens to."""
+    (alarm,) = resources(document, "AWS::CloudWatch::CompositeAlarm").values()
+    (rule,) = [
+        r["Properties"]
+        for r in resources(document, "AWS::Events::Rule").values()
+        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.cloudwatch"]
+    ]
+    return alarm["Properties"]["AlarmName"], rule["EventPattern"]["detail"]["alarmName"]
+
+
+def test_two_stacks_with_one_plan_name_have_their_own_outage_alarm(
+    template: dict[str, Any], tmp_path: Path
+) -> None:
+    assert outage_names(template) == (
+        "dr-DrOrchestrator-shop-azure-outage",
+        ["dr-DrOrchestrator-shop-azure-outage"],
+    )
+    other = json.loads(synthesize(outdir=tmp_path, stack_name="DrOther").read_text())
+    assert outage_names(other) == ("dr-DrOther-shop-azure-outage", ["dr-DrOther-shop-azure-outage"])

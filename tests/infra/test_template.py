@@ -104,7 +104,7 @@ def test_alarm_rule_starts_recovery_only_on_alarm(template: dict[str, Any]) -> N
     assert len(alarm_rules) == 1
     rule = alarm_rules[0]
     assert rule["EventPattern"]["detail"] == {
-        "alarmName": ["dr-shop-azure-outage"],
+        "alarmName": ["dr-DrOrchestrator-shop-azure-outage"],
         "state": {"value": ["ALARM"]},
     }
     target = rule["Targets"][0]

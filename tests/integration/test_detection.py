@@ -13,7 +13,7 @@ from tests.integration.conftest import Inbox, drs_calls, plan_state, run_record,
 
 pytestmark = pytest.mark.integration
 
-ALARM = "dr-shop-azure-outage"
+ALARM = "dr-DrOrchestrator-shop-azure-outage"
 
 
 def recovery_executions(cloud: LocalCloud) -> list[str]:

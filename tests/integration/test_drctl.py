@@ -74,7 +74,7 @@ def test_approve_and_abort(cloud: LocalCloud, plan: Plan, capsys: pytest.Capture
     code, _, err = drctl(cloud, capsys, "approve", "--plan", "shop")
     assert code == 2 and "no failover waiting for approval" in err
     cloud.azure.set_unreachable(True)
-    cloud.put_alarm_event("dr-shop-azure-outage", "ALARM")
+    cloud.put_alarm_event("dr-DrOrchestrator-shop-azure-outage", "ALARM")
     pending = wait_until(lambda: plan_state(plan).get("pendingApproval"), message="approval request")
     code, out, _ = drctl(cloud, capsys, "status")
     assert "waiting for approval" in out

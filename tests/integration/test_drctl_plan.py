@@ -44,7 +44,7 @@ def test_sample_plan_passes_and_replication_problems_warn(
     assert "ok       4 source servers replicating CONTINUOUS" in out
     assert "ok       4 Azure VMs found" in out
     assert "ok       every Azure VM found can boot the failback-client image" in out
-    assert "dr-shop-azure-outage alarms when 2 fail" in out
+    assert "dr-DrOrchestrator-shop-azure-outage alarms when 2 fail" in out
 
     stalled = plan.servers()[1]
     cloud.drs.set_replication(stalled.source_server_id, "STALLED")

@@ -111,7 +111,10 @@ def test_alarm_starts_recovery_after_approval(cloud: LocalCloud, plan: Plan) -> 
     assert result["status"] == "SUCCEEDED", result.get("cause")
     record = run_record(plan, pending["executionArn"])
     assert record["confirmation"]["confirmed"] is True
-    assert record["trigger"]["kind"] == "alarm" and record["trigger"]["alarmName"] == "dr-shop-azure-outage"
+    assert (
+        record["trigger"]["kind"] == "alarm"
+        and record["trigger"]["alarmName"] == "dr-DrOrchestrator-shop-azure-outage"
+    )
     assert "pendingApproval" not in plan_state(plan)
 
 
@@ -119,7 +122,7 @@ def test_alarm_ok_and_rejected_approval_change_nothing(cloud: LocalCloud, plan: 
     cloud.azure.set_unreachable(True)
     cloud.put_event(event("alarm-state-change-ok.json"))
     cloud.put_alarm_event("some-other-alarm", "ALARM")
-    cloud.put_alarm_event("dr-shop-azure-outage", "ALARM")
+    cloud.put_alarm_event("dr-DrOrchestrator-shop-azure-outage", "ALARM")
     pending = wait_until(lambda: plan_state(plan).get("pendingApproval"), message="approval request")
     executions = cloud.client("stepfunctions").list_executions(
         stateMachineArn=cloud.state_machines["recovery"]
@@ -139,7 +142,12 @@ def test_alarm_ok_and_rejected_approval_change_nothing(cloud: LocalCloud, plan: 
 
 def test_duplicate_alarm_event_does_not_start_a_second_run(cloud: LocalCloud, plan: Plan) -> None:
     cloud.azure.set_unreachable(True)
-    document = {"plan": "shop", "trigger": "alarm", "alarm_name": "dr-shop-azure-outage", "event_id": "evt-1"}
+    document = {
+        "plan": "shop",
+        "trigger": "alarm",
+        "alarm_name": "dr-DrOrchestrator-shop-azure-outage",
+        "event_id": "evt-1",
+    }
     first = cloud.start_workflow("recovery", document)
     wait_until(lambda: plan_state(plan).get("pendingApproval"), message="approval request")
     duplicate = cloud.wait(cloud.start_workflow("recovery", document))

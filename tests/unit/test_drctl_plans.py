@@ -90,18 +90,18 @@ def test_wave_findings(sample_plan_document: dict[str, Any]) -> None:
 
 
 def test_detection_findings(sample_plan_document: dict[str, Any]) -> None:
-    with_endpoints = plans.detection_findings(parse_plan(sample_plan_document))
+    with_endpoints = plans.detection_findings(parse_plan(sample_plan_document), "Dr")
     assert severities(with_endpoints) == [("ok", "")]
 
     document = copy.deepcopy(sample_plan_document)
     del document["detection"]
     document["triggers"] = {"automatic_failover": False, "alarm_names": []}
-    none = plans.detection_findings(parse_plan(document))
+    none = plans.detection_findings(parse_plan(document), "Dr")
     assert severities(none) == [("warning", "")]
     assert none[0].message.startswith("no outage detection: only manual recovery")
 
     document["triggers"]["alarm_names"] = ["app-5xx"]
-    own = plans.detection_findings(parse_plan(document))
+    own = plans.detection_findings(parse_plan(document), "Dr")
     assert severities(own) == [("ok", "triggers.alarm_names"), ("ok", "triggers.automatic_failover")]
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 from botocore.exceptions import ClientError
@@ -32,6 +33,7 @@ from hypothesis import strategies as st
 from moto.events.models import EventPattern
 from pydantic import ValidationError
 
+from dr_constructs.alarms import FailureAlarms
 from dr_constructs.drs_events import DrsEvents
 from dr_constructs.triggers import Triggers
 from lambdas.adapters import aws
@@ -98,7 +100,7 @@ class Rules:
 @pytest.fixture(scope="module")
 def rules() -> Rules:
     """The outage-alarm rule, the DRS rule and the drill schedule of the sample plan, as CloudFormation."""
-    stack = cdk.Stack(cdk.App(), "EventRules")
+    stack = cdk.Stack(cdk.App(), "DrOrchestrator")  # the stack name the sample events name
     machines = {
         workflow: sfn.StateMachine(
             stack,
@@ -114,8 +116,9 @@ def rules() -> Rules:
         handler="index.handler",
         code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
     )
-    Triggers(stack, "Triggers", [SAMPLE], machines)
-    DrsEvents(stack, "DrsEvents", handler, machines)
+    alarms = FailureAlarms(stack, "Alarms", sns.Topic(stack, "Notifications"))
+    Triggers(stack, "Triggers", [SAMPLE], machines, alarms)
+    DrsEvents(stack, "DrsEvents", handler, machines, alarms)
     resources = Template.from_stack(stack).to_json()["Resources"].values()
     event_rules = [r["Properties"] for r in resources if r["Type"] == "AWS::Events::Rule"]
     alarm = next(r for r in event_rules if r["EventPattern"]["source"] == ["aws.cloudwatch"])
@@ -461,7 +464,7 @@ def test_a_drs_event_of_another_type_resumes_no_wait(event: dict[str, Any], deta
 
 # --- the alarm-triggered start ------------------------------------------------------------------------------
 
-OUTAGE_ALARM = "dr-shop-azure-outage"
+OUTAGE_ALARM = "dr-DrOrchestrator-shop-azure-outage"
 
 
 def alarm_event(name: Any = OUTAGE_ALARM, event_id: Any = None, **detail: Any) -> dict[str, Any]:
@@ -489,7 +492,7 @@ def plan_alarm_name(text: str) -> str:
 
 def test_the_sample_events_match_the_outage_rule_only_on_alarm(rules: Rules) -> None:
     """events/alarm-state-change-alarm.json starts recovery of plan shop; the OK transition starts nothing."""
-    assert SAMPLE.outage_alarm_names() == [OUTAGE_ALARM]
+    assert SAMPLE.outage_alarm_names("DrOrchestrator") == [OUTAGE_ALARM]
     assert matches(rules.alarm_pattern, ALARM_EVENT)
     assert not matches(rules.alarm_pattern, OK_EVENT)
     request = parse_start_request(start_document(rules, ALARM_EVENT))
@@ -670,7 +673,9 @@ def test_injection_like_text_in_a_schedule_input_field_is_refused_naming_it(
     if field == "reason":
         assume(MARKUP_OR_CONTROL.search(payload))
     valid = str(
-        {**rules.drill_input, "alarm_name": "dr-shop-azure-outage", "event_id": "e-1"}.get(field, "ok")
+        {**rules.drill_input, "alarm_name": "dr-DrOrchestrator-shop-azure-outage", "event_id": "e-1"}.get(
+            field, "ok"
+        )
     )
     cut = data.draw(st.integers(0, len(valid)))
     with pytest.raises(InvalidInput) as error:

@@ -1,0 +1,168 @@
+"""Nothing fails silently (synthesized template): every EventBridge rule target and Scheduler target has a
+dead-letter queue and an explicit retry policy, each queue can be written by its sender and its depth is
+alarmed, rules, workflows and the event-driven functions have failure alarms, and every alarm notifies the
+stack's topic, which CloudWatch may use."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.infra.test_template import resources
+
+pytestmark = pytest.mark.infra
+
+
+def topic(template: dict[str, Any]) -> str:
+    (logical,) = resources(template, "AWS::SNS::Topic")
+    return logical
+
+
+def dimension(alarm: dict[str, Any], name: str) -> Any:
+    return next(d["Value"] for d in alarm["Dimensions"] if d["Name"] == name)
+
+
+def alarms_on(template: dict[str, Any], namespace: str, metric: str) -> list[dict[str, Any]]:
+    return [
+        a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Namespace") == namespace and a["Properties"].get("MetricName") == metric
+    ]
+
+
+def targets(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(rule or schedule logical id, target) for every EventBridge rule and Scheduler schedule."""
+    found = [
+        (logical, target)
+        for logical, rule in resources(template, "AWS::Events::Rule").items()
+        for target in rule["Properties"]["Targets"]
+    ]
+    found += [
+        (logical, schedule["Properties"]["Target"])
+        for logical, schedule in resources(template, "AWS::Scheduler::Schedule").items()
+    ]
+    return found
+
+
+def test_every_rule_and_schedule_target_has_a_dead_letter_queue_and_a_retry_policy(
+    template: dict[str, Any],
+) -> None:
+    found = targets(template)
+    # The outage rule, the DRS events rule, the monitor schedule and the drill schedule of the sample plan.
+    assert len(found) == 4
+    queues = resources(template, "AWS::SQS::Queue")
+    for logical, target in found:
+        assert "DeadLetterConfig" in target, logical
+        queue = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"]
+        assert queue[0] in queues and queue[1] == "Arn", logical
+        retry = target["RetryPolicy"]
+        assert 60 <= retry["MaximumEventAgeInSeconds"] <= 3600, logical
+        assert 1 <= retry["MaximumRetryAttempts"] <= 8, logical
+
+
+def test_dead_letter_queues_are_encrypted_ssl_only_and_writable_by_their_sender(
+    template: dict[str, Any],
+) -> None:
+    queues = resources(template, "AWS::SQS::Queue")
+    assert len(queues) == 4
+    policies = {
+        p["Properties"]["Queues"][0]["Ref"]: p["Properties"]["PolicyDocument"]["Statement"]
+        for p in resources(template, "AWS::SQS::QueuePolicy").values()
+    }
+    for logical, queue in queues.items():
+        props = queue["Properties"]
+        assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, logical
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in policies[logical]
+        ), logical
+    for logical, rule in resources(template, "AWS::Events::Rule").items():
+        queue = rule["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+        assert any(
+            s["Effect"] == "Allow"
+            and s["Principal"] == {"Service": "events.amazonaws.com"}
+            and s["Action"] == "sqs:SendMessage"
+            and s["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [logical, "Arn"]}}}
+            for s in policies[queue]
+        ), f"EventBridge may not write {logical}'s dead letters to {queue}"
+    # Scheduler writes dead letters with the schedule's execution role.
+    for logical, schedule in resources(template, "AWS::Scheduler::Schedule").items():
+        target = schedule["Properties"]["Target"]
+        role = target["RoleArn"]["Fn::GetAtt"][0]
+        queue = target["DeadLetterConfig"]["Arn"]
+        statements = [
+            s
+            for p in resources(template, "AWS::IAM::Policy").values()
+            if {"Ref": role} in p["Properties"]["Roles"]
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+        ]
+        assert any("sqs:SendMessage" in s["Action"] and s["Resource"] == queue for s in statements), logical
+
+
+def test_each_dead_letter_queue_depth_is_alarmed(template: dict[str, Any]) -> None:
+    depth = alarms_on(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    watched = {json.dumps(dimension(a, "QueueName")) for a in depth}
+    for logical in resources(template, "AWS::SQS::Queue"):
+        assert json.dumps({"Fn::GetAtt": [logical, "QueueName"]}) in watched, logical
+    for alarm in depth:
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+
+
+def test_each_rule_has_a_failed_invocations_alarm(template: dict[str, Any]) -> None:
+    failed = alarms_on(template, "AWS/Events", "FailedInvocations")
+    assert sorted(json.dumps(dimension(a, "RuleName")) for a in failed) == sorted(
+        json.dumps({"Ref": logical}) for logical in resources(template, "AWS::Events::Rule")
+    )
+    for alarm in failed:
+        assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 1
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        # EventBridge publishes the metric only when it is not zero.
+        assert alarm["TreatMissingData"] == "notBreaching"
+
+
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut"])
+def test_each_workflow_has_failed_and_timed_out_alarms(template: dict[str, Any], metric: str) -> None:
+    watched = sorted(
+        json.dumps(dimension(a, "StateMachineArn")) for a in alarms_on(template, "AWS/States", metric)
+    )
+    assert watched == sorted(
+        json.dumps({"Ref": m}) for m in resources(template, "AWS::StepFunctions::StateMachine")
+    )
+
+
+def test_the_functions_eventbridge_invokes_have_error_alarms(template: dict[str, Any]) -> None:
+    invoked = {t["Arn"]["Fn::GetAtt"][0] for _, t in targets(template) if "Fn::GetAtt" in t["Arn"]}
+    assert sorted(i.rstrip("0123456789ABCDEF") for i in invoked) == [
+        "Tasksdrsevent",
+        "Tasksreplicationmonitor",
+    ]
+    watched = {dimension(a, "FunctionName")["Ref"] for a in alarms_on(template, "AWS/Lambda", "Errors")}
+    assert watched == invoked
+
+
+def test_every_alarm_notifies_the_stack_topic(template: dict[str, Any]) -> None:
+    alarms = {
+        **resources(template, "AWS::CloudWatch::Alarm"),
+        **resources(template, "AWS::CloudWatch::CompositeAlarm"),
+    }
+    assert len(alarms) > 10
+    for logical, alarm in alarms.items():
+        assert alarm["Properties"].get("AlarmActions") == [{"Ref": topic(template)}], logical
+
+
+def test_cloudwatch_may_publish_to_the_encrypted_topic(template: dict[str, Any]) -> None:
+    cloudwatch = {"Service": "cloudwatch.amazonaws.com"}
+    (policy,) = resources(template, "AWS::SNS::TopicPolicy").values()
+    publish = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow" and s["Principal"] == cloudwatch
+    ]
+    assert [s["Action"] for s in publish] == ["sns:Publish"]
+    assert publish[0]["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    (key,) = resources(template, "AWS::KMS::Key").values()
+    use = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s["Principal"] == cloudwatch]
+    assert len(use) == 1 and set(use[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert "alarm:*" in json.dumps(use[0]["Condition"]["ArnLike"]["aws:SourceArn"])
