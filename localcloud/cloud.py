@@ -25,7 +25,7 @@ from lambdas.adapters import azure_compute, service_quotas
 from lambdas.adapters.aws import reset_clients
 from lambdas.plan import Plan
 from lambdas.quotas import DEFAULT_QUOTAS, DrsQuotas
-from localcloud import atomic_dynamodb, limits, payload_limits, sfn_integrations, timescale
+from localcloud import atomic_dynamodb, limits, payload_limits, sfn_integrations, sfn_stop, timescale
 from localcloud import service_quotas as local_service_quotas
 from localcloud.azure import AzureEmulator, AzureTiming
 from localcloud.drs import DrsEmulator, DrsTiming
@@ -149,6 +149,7 @@ class LocalCloud:
         atomic_dynamodb.install()
         sfn_integrations.install()
         payload_limits.install()
+        sfn_stop.install()
         self.bridge.install()
         self._install_event_routing()
         self._deploy()
@@ -167,6 +168,7 @@ class LocalCloud:
         timescale.uninstall()
         atomic_dynamodb.uninstall()
         payload_limits.uninstall()
+        sfn_stop.uninstall()
         local_service_quotas.uninstall()
         if self._original_send is not None:
             Rule.send_to_targets = self._original_send  # type: ignore[method-assign]
