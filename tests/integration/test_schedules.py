@@ -65,3 +65,20 @@ def test_the_drill_schedule_starts_a_drill_with_its_input(cloud: LocalCloud, pla
     assert result["status"] == "SUCCEEDED", result.get("cause")
     record = run_record(plan, execution["executionArn"])
     assert record["trigger"]["kind"] == "schedule" and record["trigger"]["reason"] == "monthly drill"
+
+
+def test_a_target_is_invoked_only_as_the_deployed_permissions_allow(cloud: LocalCloud, plan: Plan) -> None:
+    rule = next(name for name in cloud.template.of_type("AWS::Events::Rule") if "ReplicationMonitor" in name)
+    rule_arn = f"arn:aws:events:us-east-1:123456789012:rule/{rule}"
+    monitor = f"arn:aws:lambda:us-east-1:123456789012:function:{cloud.function_name(MONITOR)}"
+    assert cloud._target_refusal("events", rule_arn, {"Arn": monitor}) is None
+    # The monitor's resource policy names its own rule only.
+    other_rule = rule_arn.replace(rule, "SomeOtherRule")
+    assert "no resource-based policy" in str(cloud._target_refusal("events", other_rule, {"Arn": monitor}))
+
+    schedule = next(iter(cloud.template.of_type("AWS::Scheduler::Schedule")))
+    target = cloud.client("scheduler").get_schedule(Name=schedule)["Target"]
+    assert cloud._target_refusal("scheduler", "arn:schedule", target) is None
+    # The drill schedule's role may start the drill, not the recovery.
+    recovery = {**target, "Arn": cloud.state_machines["recovery"]}
+    assert "not allowed states:StartExecution" in str(cloud._target_refusal("scheduler", "arn:s", recovery))
