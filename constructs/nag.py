@@ -67,7 +67,10 @@ SUPPRESSIONS = [
     ),
     NagPackSuppression(
         id="AwsSolutions-IAM5",
-        reason="Operator role (read, stop) and begin_run (stale-lock check): this stack's executions only.",
+        reason=(
+            "Operator role (read, stop), begin_run (stale-lock check) and the sweep (runs whose execution "
+            "ended): executions of this stack's state machines only."
+        ),
         applies_to=[
             _regex(r"^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*$")
         ],

@@ -14,6 +14,7 @@ from constructs import Construct
 
 from dr_constructs.lambda_assets import ASSET_FLAVOURS, build_asset
 from dr_constructs.state import OrchestratorState
+from lambdas.inputs import WORKFLOWS
 from lambdas.ownership import OWNER_TAG_KEY, STACK_NAME_ENV
 from lambdas.plan import Plan, catalog_document
 from lambdas.quotas import QUOTAS_ENV, DrsQuotas
@@ -60,10 +61,13 @@ TASKS = [
     TaskFunction(
         "replication_monitor",
         "lambdas.handlers.replication_monitor.handler",
-        "Publish replication health of every plan; terminate drill instances left by ended drills",
+        "Replication health of every plan; close runs whose execution ended; terminate drills' leftovers",
         drs_read=DRS_READ,
         drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
         plans_jobs=True,
+        # The sweep asks Step Functions whether each run marked RUNNING still runs, and tells on-call.
+        describes_executions=True,
+        publishes=True,
     ),
     TaskFunction(
         "begin_run",
@@ -258,14 +262,18 @@ class TaskFunctions(Construct):
         recovery_instance_arn = stack.format_arn(
             service="drs", resource="recovery-instance", resource_name="*"
         )
-        # Named from the stack (constructs/workflows.py) so a function can read executions without a
-        # reference to the state machines, which reference the functions.
-        executions_arn = stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{stack.stack_name}-*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        # The executions of the four workflows' state machines, named from the stack (constructs/workflows.py)
+        # so a function can read executions without a reference to the state machines, which reference the
+        # functions. An execution ARN is ...:execution:<state machine name>:<execution name>.
+        executions_arns = [
+            stack.format_arn(
+                service="states",
+                resource="execution",
+                resource_name=f"{stack.stack_name}-{workflow.replace('_', '-')}:*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for workflow in WORKFLOWS
+        ]
         hosted_zones = sorted({p.traffic.hosted_zone_id for p in plans if p.traffic})
         # The Failback Client's credentials (DRS user guide: a role with this AWS managed policy, temporary
         # credentials from sts assume-role). Trusted only by the tasks that hand them to the client; a role
@@ -331,7 +339,7 @@ class TaskFunctions(Construct):
                 grant(function)
             if spec.describes_executions:
                 function.add_to_role_policy(
-                    iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions_arn])
+                    iam.PolicyStatement(actions=["states:DescribeExecution"], resources=executions_arns)
                 )
             self.functions[spec.key] = function
         self._trust_only(issuers)

@@ -45,7 +45,10 @@ def _start_cloud(args: argparse.Namespace) -> tuple[LocalCloud, list[Plan]]:
     print("Synthesizing the CDK app ...", flush=True)
     template = synthesize(plans=args.plans)
     plans = load_plans(plan_files(args.plans or "plans/*.json", ROOT))
-    settings = LocalCloudSettings(time_scale=args.time_scale, log_level="WARNING", print_metrics=False)
+    # Scheduled rules and schedules fire on the scaled clock, as deployed (the monitor every 5 minutes).
+    settings = LocalCloudSettings(
+        time_scale=args.time_scale, log_level="WARNING", print_metrics=False, schedules="scaled"
+    )
     cloud = LocalCloud(template, plans, settings)
     print("Starting the local cloud (moto, DRS emulator, Azure emulator) ...", flush=True)
     cloud.start()

@@ -14,7 +14,8 @@ import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import boto3
 from botocore.exceptions import ClientError
@@ -26,14 +27,16 @@ from lambdas.adapters import azure_compute, service_quotas
 from lambdas.adapters.aws import reset_clients
 from lambdas.plan import Plan
 from lambdas.quotas import DEFAULT_QUOTAS, DrsQuotas
-from localcloud import atomic_dynamodb, limits, payload_limits, sfn_integrations, timescale
+from localcloud import atomic_dynamodb, limits, payload_limits, sfn_integrations, sfn_stop, timescale
+from localcloud import schedule_expressions as expressions
 from localcloud import service_quotas as local_service_quotas
 from localcloud.azure import AzureEmulator, AzureTiming
 from localcloud.drs import DrsEmulator, DrsTiming
 from localcloud.guests import Guests
-from localcloud.iam import LocalIam, role_policies
+from localcloud.iam import LocalIam, allows, role_policies
 from localcloud.input_transformer import transform
 from localcloud.lambda_bridge import LambdaBridge
+from localcloud.schedules import Firing, ScheduleClock, scheduled_event, scheduler_input
 from localcloud.seed import seed_plans
 from localcloud.template import ACCOUNT_ID, Template
 
@@ -60,6 +63,9 @@ class LocalCloudSettings:
     # Whether Service Quotas answers those quotas (an account or region where it lists none: False).
     drs_quotas_published: bool = True
     azure_timing: AzureTiming = field(default_factory=AzureTiming)
+    # Scheduled rules and Scheduler schedules: "scaled" fire on a clock running time_scale times faster than
+    # real time; "manual" fire only when a test moves the clock (cloud.clock.advance), so a test decides when.
+    schedules: Literal["scaled", "manual"] = "manual"
 
 
 class LocalCloud:
@@ -79,6 +85,12 @@ class LocalCloud:
         self.state_machines: dict[str, str] = {}
         self.functions: dict[str, str] = {}  # handler path -> function name
         self.schedules: dict[str, dict[str, Any]] = {}
+        self.clock = ScheduleClock(
+            self.settings.time_scale, self._fire_schedule, running=self.settings.schedules == "scaled"
+        )
+        # Deliveries EventBridge or Scheduler would count as FailedInvocations (e.g. a target not permitted).
+        self.failed_invocations: list[dict[str, str]] = []
+        self._role_policies: dict[str, list[dict[str, Any]]] = {}
         self.env: dict[str, str] = {}
         self._saved_env: dict[str, str | None] = {}
         self._moto: ThreadedMotoServer | None = None
@@ -150,14 +162,18 @@ class LocalCloud:
         atomic_dynamodb.install()
         sfn_integrations.install()
         payload_limits.install()
+        sfn_stop.install()
         self.bridge.install()
         self._install_event_routing()
         self._deploy()
-        self.iam.set_policies(role_policies(self.template))
+        self._role_policies = role_policies(self.template)
+        self.iam.set_policies(self._role_policies)
         seed_plans(self, self.plans)
         self.refresh_replication()
+        self.clock.start()
 
     def stop(self) -> None:
+        self.clock.stop()
         # The emulators first: their background work must not outlive the routing it relies on.
         for component in ("drs", "azure"):
             if hasattr(self, component):
@@ -168,6 +184,7 @@ class LocalCloud:
         timescale.uninstall()
         atomic_dynamodb.uninstall()
         payload_limits.uninstall()
+        sfn_stop.uninstall()
         local_service_quotas.uninstall()
         if self._original_send is not None:
             Rule.send_to_targets = self._original_send  # type: ignore[method-assign]
@@ -242,8 +259,7 @@ class LocalCloud:
         self._deploy_functions()
         self._deploy_state_machines()
         self._deploy_rules()
-        for logical, resource in t.of_type("AWS::Scheduler::Schedule").items():
-            self.schedules[logical] = t.resolve(resource["Properties"])
+        self._deploy_schedules()
         self._register_stack()
 
     def _register_stack(self) -> None:
@@ -337,10 +353,18 @@ class LocalCloud:
         events = self.client("events")
         for logical, resource in t.of_type("AWS::Events::Rule").items():
             props = t.resolve(resource["Properties"])
+            state = props.get("State", "ENABLED")
             if "EventPattern" in props:
-                events.put_rule(Name=logical, EventPattern=json.dumps(props["EventPattern"]), State="ENABLED")
+                arn = events.put_rule(
+                    Name=logical, EventPattern=json.dumps(props["EventPattern"]), State=state
+                )
             else:
-                events.put_rule(Name=logical, ScheduleExpression=props["ScheduleExpression"], State="ENABLED")
+                expression = _schedule_expression(logical, props["ScheduleExpression"], scheduler=False)
+                arn = events.put_rule(
+                    Name=logical, ScheduleExpression=props["ScheduleExpression"], State=state
+                )
+                self.clock.add("rule", logical, expression)
+            t.attributes[(logical, "Arn")] = arn["RuleArn"]
             targets = []
             for target in props.get("Targets", []):
                 entry = {"Id": target["Id"], "Arn": target["Arn"]}
@@ -349,6 +373,53 @@ class LocalCloud:
                         entry[key] = target[key]
                 targets.append(entry)
             events.put_targets(Rule=logical, Targets=targets)
+
+    def _deploy_schedules(self) -> None:
+        t = self.template
+        for logical, resource in t.of_type("AWS::Scheduler::Schedule").items():
+            props = t.resolve(resource["Properties"])
+            self.schedules[logical] = props
+            zone_name = props.get("ScheduleExpressionTimezone", "UTC")
+            expression = _schedule_expression(logical, props["ScheduleExpression"], scheduler=True)
+            target = {
+                k: v for k, v in props["Target"].items() if k in ("Arn", "RoleArn", "Input", "RetryPolicy")
+            }
+            self.client("scheduler").create_schedule(
+                Name=logical,
+                ScheduleExpression=props["ScheduleExpression"],
+                ScheduleExpressionTimezone=zone_name,
+                FlexibleTimeWindow=props["FlexibleTimeWindow"],
+                Target=target,
+                State=props.get("State", "ENABLED"),
+                **({"Description": props["Description"]} if "Description" in props else {}),
+            )
+            self.clock.add("schedule", logical, expression, ZoneInfo(zone_name))
+
+    # -- schedules -------------------------------------------------------------------------------
+
+    def _fire_schedule(self, firing: Firing) -> None:
+        """One tick of a scheduled rule or schedule, delivered as the real service delivers it."""
+        if firing.kind == "rule":
+            events = self.client("events")
+            rule = events.describe_rule(Name=firing.name)
+            if rule.get("State") != "ENABLED":
+                return
+            event = scheduled_event(rule["Arn"], firing, ACCOUNT_ID, REGION)
+            for target in events.list_targets_by_rule(Rule=firing.name)["Targets"]:
+                threading.Thread(
+                    target=self._deliver, args=(rule["Arn"], target, copy.deepcopy(event)), daemon=True
+                ).start()
+            return
+        schedule = self.client("scheduler").get_schedule(Name=firing.name)
+        if schedule.get("State") != "ENABLED":
+            return
+        target = schedule["Target"]
+        body = scheduler_input(target.get("Input", "{}"), schedule["Arn"], firing)
+        threading.Thread(
+            target=self._invoke_target,
+            args=("scheduler", schedule["Arn"], target, body),
+            daemon=True,
+        ).start()
 
     # -- EventBridge -> Step Functions -----------------------------------------------------------
 
@@ -379,32 +450,6 @@ class LocalCloud:
         Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
 
     def _deliver(self, rule_arn: str, target: dict[str, Any], event: dict[str, Any]) -> None:
-        try:
-            self._invoke_target(target, event)
-        except ClientError as exc:
-            # EventBridge sends an event it cannot deliver to the target's dead-letter queue, with these
-            # attributes (EventBridge user guide, "Event retry policy and using dead-letter queues"). It first
-            # retries retriable errors within the target's retry policy; here every failure is final at once.
-            queue_arn = target.get("DeadLetterConfig", {}).get("Arn")
-            if not queue_arn:
-                logging.getLogger(__name__).warning("event to %s dropped: %s", target["Arn"], exc)
-                return
-            sqs = self.client("sqs")
-            attributes = {
-                "RULE_ARN": rule_arn,
-                "TARGET_ARN": target["Arn"],
-                "ERROR_CODE": exc.response["Error"]["Code"],
-                "ERROR_MESSAGE": exc.response["Error"].get("Message", "")[:256] or "-",
-            }
-            sqs.send_message(
-                QueueUrl=sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"],
-                MessageBody=json.dumps(event),
-                MessageAttributes={
-                    k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
-                },
-            )
-
-    def _invoke_target(self, target: dict[str, Any], event: dict[str, Any]) -> None:
         if "Input" in target:
             body = str(target["Input"])
         elif "InputTransformer" in target:
@@ -412,10 +457,80 @@ class LocalCloud:
             body = transform(transformer["InputTemplate"], transformer.get("InputPathsMap", {}), event)
         else:
             body = json.dumps(event)
+        try:
+            refusal = self._invoke_target("events", rule_arn, target, body)
+            if refusal:
+                self._dead_letter(rule_arn, target, event, "AccessDeniedException", refusal)
+        except ClientError as exc:
+            error = exc.response["Error"]
+            self._dead_letter(rule_arn, target, event, error["Code"], error.get("Message", ""))
+
+    def _dead_letter(
+        self, rule_arn: str, target: dict[str, Any], event: dict[str, Any], code: str, message: str
+    ) -> None:
+        """EventBridge sends an event it cannot deliver to the target's dead-letter queue, with these
+        attributes (EventBridge user guide, "Event retry policy and using dead-letter queues"). It first
+        retries retriable errors within the target's retry policy; here every failure is final at once."""
+        queue_arn = target.get("DeadLetterConfig", {}).get("Arn")
+        if not queue_arn:
+            logging.getLogger(__name__).warning("event to %s dropped: %s %s", target["Arn"], code, message)
+            return
+        sqs = self.client("sqs")
+        attributes = {
+            "RULE_ARN": rule_arn,
+            "TARGET_ARN": target["Arn"],
+            "ERROR_CODE": code,
+            "ERROR_MESSAGE": message[:256] or "-",
+        }
+        sqs.send_message(
+            QueueUrl=sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"],
+            MessageBody=json.dumps(event),
+            MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        )
+
+    def _invoke_target(self, service: str, source_arn: str, target: dict[str, Any], body: str) -> str | None:
+        """Start the target state machine or invoke the target function, if the deployed permissions let
+        EventBridge (service "events") or Scheduler ("scheduler") do so; returns the refusal, if any."""
+        refusal = self._target_refusal(service, source_arn, target)
+        if refusal:
+            logging.getLogger(__name__).warning("%s target not invoked: %s", service, refusal)
+            self.failed_invocations.append({"source": source_arn, "target": target["Arn"], "reason": refusal})
+            return refusal
         if ":states:" in target["Arn"]:
             self._start_execution(target["Arn"], body)
         else:
             self.client("lambda").invoke(FunctionName=target["Arn"], Payload=body.encode())
+        return None
+
+    def _target_refusal(self, service: str, source_arn: str, target: dict[str, Any]) -> str | None:
+        """Why the service may not invoke the target, or None. EventBridge invokes a Lambda function under
+        the function's resource policy (AWS::Lambda::Permission for events.amazonaws.com); a state machine,
+        and every Scheduler target, through the target's role (RoleArn)."""
+        arn = str(target["Arn"])
+        if service == "events" and ":lambda:" in arn:
+            if self._lambda_permits(arn, "events.amazonaws.com", source_arn):
+                return None
+            return f"no resource-based policy of {arn} lets events.amazonaws.com invoke it from {source_arn}"
+        action = "states:StartExecution" if ":states:" in arn else "lambda:InvokeFunction"
+        role = str(target.get("RoleArn", ""))
+        if not role:
+            return f"the target {arn} of {source_arn} has no RoleArn"
+        if not allows(self._role_policies.get(role.split("/")[-1], []), action, arn):
+            return f"role {role} is not allowed {action} on {arn}"
+        return None
+
+    def _lambda_permits(self, function_arn: str, principal: str, source_arn: str) -> bool:
+        t = self.template
+        for resource in t.of_type("AWS::Lambda::Permission").values():
+            props = t.resolve(resource["Properties"])
+            if (
+                props.get("Action") in ("lambda:InvokeFunction", "lambda:*")
+                and props.get("Principal") == principal
+                and props.get("FunctionName") in (function_arn, function_arn.split(":")[-1])
+                and props.get("SourceArn", source_arn) == source_arn
+            ):
+                return True
+        return False
 
     def _put_drs_event(self, event: dict[str, Any]) -> None:
         """DRS events reach EventBridge at best once; tests can drop or duplicate them (drs_events)."""
@@ -493,6 +608,17 @@ class LocalCloud:
 
     def function_name(self, handler: str) -> str:
         return self.functions[handler]
+
+
+def _schedule_expression(logical: str, text: str, *, scheduler: bool) -> expressions.Expression:
+    try:
+        return expressions.parse(text, scheduler=scheduler)
+    except expressions.InvalidScheduleExpression as exc:
+        service = "EventBridge Scheduler" if scheduler else "EventBridge"
+        raise limits.TemplateRefused(
+            f"{logical}: {service} refuses the schedule expression ({exc}): "
+            "ValidationException 'Parameter ScheduleExpression is not valid.'"
+        ) from None
 
 
 # A valid, empty zip archive: moto requires code, the bridge runs the handler from this checkout.

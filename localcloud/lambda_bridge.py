@@ -53,6 +53,7 @@ class Invocation:
     started: float
     ended: float
     error: str | None
+    event: Any = None  # the payload the handler was given
 
 
 class LambdaBridge:
@@ -140,7 +141,7 @@ class LambdaBridge:
         finally:
             with self._lock:
                 self.invocations.append(
-                    Invocation(name, str(function.handler), started, time.monotonic(), error)
+                    Invocation(name, str(function.handler), started, time.monotonic(), error, payload)
                 )
 
     def inject_fault(self, function_name: str, when: str, times: int = 1) -> None:

@@ -78,6 +78,13 @@ def _next_step_hint(lifecycle: str) -> str:
     return hints.get(lifecycle, "")
 
 
+def changed_production(record: dict[str, Any]) -> bool:
+    """Whether a run (its record) fenced an Azure source or launched a recovery instance."""
+    fenced = any(v.get("fenced") for v in (record.get("fencing") or {}).values())
+    launched = any(s.get("recoveryInstanceId") for s in (record.get("servers") or {}).values())
+    return fenced or launched
+
+
 def lifecycle_after(workflow: str, succeeded: bool, changed_production: bool) -> tuple[Lifecycle, bool]:
     """(new lifecycle, incomplete flag) at the end of a run."""
     transition = TRANSITIONS[workflow]

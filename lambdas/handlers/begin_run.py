@@ -9,10 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from lambdas.adapters import notify, state_store
-from lambdas.adapters.aws import client, error_code
+from lambdas.adapters import executions, notify, state_store
 from lambdas.domain import lifecycle
 from lambdas.errors import InvalidInput, Refused
 from lambdas.handlers.common import RunContext, TaskInput, iso, load_plan, logger, now, task
@@ -55,17 +52,6 @@ def _check_trigger(request: StartRequest, workflow: str, execution_arn: str) -> 
                 )
 
 
-def _holder_ended(execution_arn: str) -> bool:
-    """Whether an execution holding a plan's lock has ended without releasing it (stopped, timed out)."""
-    try:
-        status = client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
-    except ClientError as exc:
-        if error_code(exc) == "ExecutionDoesNotExist":
-            return True
-        raise
-    return status != "RUNNING"
-
-
 def _take_lock(request: StartRequest, plan: Plan, workflow: str, execution_arn: str) -> str | None:
     """Take the plan's lock; returns the execution whose stale lock was taken over, if any."""
     try:
@@ -73,7 +59,7 @@ def _take_lock(request: StartRequest, plan: Plan, workflow: str, execution_arn: 
         return None
     except Refused:
         holder = state_store.get_item(state_store.plan_key(request.plan)).get("activeExecution")
-        if not holder or holder == execution_arn or not _holder_ended(holder):
+        if not holder or holder == execution_arn or not executions.has_ended(holder):
             raise
     # The holder was stopped or timed out before its last task: take over, under the same conditions.
     _conditional_lock(request, plan, workflow, execution_arn, stale=holder)

@@ -35,12 +35,6 @@ def error_message(error: dict[str, Any] | None) -> dict[str, str] | None:
     return {"error": str(error.get("Error", "Unknown")), "message": cause[:2000]}
 
 
-def changed_production(record: dict[str, Any]) -> bool:
-    fenced = any(v.get("fenced") for v in (record.get("fencing") or {}).values())
-    launched = any(s.get("recoveryInstanceId") for s in (record.get("servers") or {}).values())
-    return fenced or launched
-
-
 @task(FinishInput)
 def handler(event: FinishInput) -> dict[str, Any]:
     run = event.run
@@ -49,7 +43,7 @@ def handler(event: FinishInput) -> dict[str, Any]:
     succeeded = event.outcome == "succeeded"
     failure = error_message(event.error)
     new_state, incomplete = lifecycle.lifecycle_after(
-        run.workflow, succeeded, run.workflow == "recovery" and changed_production(record)
+        run.workflow, succeeded, run.workflow == "recovery" and lifecycle.changed_production(record)
     )
     ended = iso(now())
     measured = measurements(record, plan.targets.rto_minutes, plan.targets.rpo_minutes)

@@ -1,10 +1,7 @@
 """Every few minutes: replication health of every plan, as CloudWatch metrics (dashboard, outage signal)
-and as a snapshot in the plan's state item (`drctl status`); and a sweep of drill instances left behind.
-
-A DRS job cannot be cancelled: when a drill times out and cleans up while one of its launch jobs still runs,
-that job may launch its drill instance later. The sweep terminates drill instances launched by a drill of
-this orchestrator (found by the job's tags) whose run has ended; it never touches a running drill's
-instances, nor drill instances launched outside the orchestrator."""
+and as a snapshot in the plan's state item (`drctl status`); and the sweep (lambdas/handlers/sweep.py):
+runs whose execution ended without closing them are closed ABORTED and release their lock, and drill
+instances left by ended drills are terminated."""
 
 from __future__ import annotations
 
@@ -14,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from lambdas.adapters import drs, state_store
 from lambdas.domain.preflight import lag_seconds
-from lambdas.domain.waves import PLAN_TAG, RUN_TAG
+from lambdas.handlers import sweep
 from lambdas.handlers.common import iso, logger, metrics, now
 from lambdas.plan import plan_catalog
 
@@ -34,33 +31,6 @@ def plan_replication(source_servers: list[dict[str, Any]]) -> dict[str, Any]:
         "notContinuous": sum(1 for s in servers.values() if s["state"] != "CONTINUOUS"),
         "stalled": sum(1 for s in servers.values() if s["state"] == "STALLED"),
     }
-
-
-def orphaned_drill_instances(
-    plan: str, instances: list[dict[str, Any]], jobs: list[dict[str, Any]], runs: list[dict[str, Any]]
-) -> list[str]:
-    """Drill instances whose launch job was started by an ended run of this plan."""
-    ended = {r["runId"] for r in runs if r.get("status") not in (None, "RUNNING")}
-    tags = {job["jobID"]: job.get("tags") or {} for job in jobs}
-    ours = {job_id for job_id, t in tags.items() if t.get(PLAN_TAG) == plan and t.get(RUN_TAG) in ended}
-    return sorted(ri["recoveryInstanceID"] for ri in instances if ri.get("jobID") in ours)
-
-
-def sweep_drill_instances(plan: str, source_server_ids: list[str]) -> list[str]:
-    instances = drs.recovery_instances(source_server_ids, drill=True)
-    if not instances:
-        return []
-    jobs = drs.jobs(sorted({ri["jobID"] for ri in instances if ri.get("jobID")}))
-    orphans = orphaned_drill_instances(plan, instances, jobs, state_store.query_runs(plan, limit=50))
-    if orphans:
-        drs.terminate_recovery_instances(orphans)
-        logger.warning(
-            "terminating drill instances left by an ended drill", extra={"plan": plan, "ids": orphans}
-        )
-        state_store.set_fields(
-            state_store.plan_key(plan), {"lastDrillSweep": {"at": iso(now()), "terminated": orphans}}
-        )
-    return orphans
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
@@ -83,7 +53,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         metrics.add_metric(name="ServersStalled", unit=MetricUnit.Count, value=replication["stalled"])
         metrics.flush_metrics()
         summary[name] = {k: v for k, v in replication.items() if k != "servers"}
-        summary[name]["sweptDrillInstances"] = sweep_drill_instances(
+        summary[name]["abortedRuns"] = sweep.ended_without_closing(name)
+        summary[name]["sweptDrillInstances"] = sweep.drill_instances_left(
             name, [s.source_server_id for s in plan.servers()]
         )
     return summary

@@ -236,6 +236,24 @@ def test_iam_is_scoped_per_function(template: dict[str, Any]) -> None:
     assert "drs:TerminateRecoveryInstances" not in actions_of(policy_statements(template, "launch_wave"))
 
 
+def test_the_sweep_reads_only_the_executions_of_this_stacks_workflows(template: dict[str, Any]) -> None:
+    from localcloud import limits
+    from localcloud.iam import allows
+
+    statements = policy_statements(template, "replication_monitor")
+    assert {a for a in actions_of(statements) if a.startswith("states:")} == {"states:DescribeExecution"}
+    document = {"Statement": limits.resolve(statements, "DrOrchestrator", template["Resources"])}
+    prefix = f"arn:aws:states:{limits.REGION}:{limits.ACCOUNT_ID}:execution"
+    for machine in ("drill", "recovery", "failback", "return-to-normal"):
+        assert allows([document], "states:DescribeExecution", f"{prefix}:DrOrchestrator-{machine}:run-1")
+    for other in ("DrOrchestrator-approval-gate:run-1", "OtherStack-drill:run-1", "DrOrchestrator-x-drill:a"):
+        assert not allows([document], "states:DescribeExecution", f"{prefix}:{other}")
+    assert not allows([document], "states:StopExecution", f"{prefix}:DrOrchestrator-drill:run-1")
+    # It tells on-call about the runs it closes, on the stack's topic only.
+    publish = next(s for s in statements if "sns:Publish" in actions_of([s]))
+    assert publish["Resource"] == {"Ref": next(iter(resources(template, "AWS::SNS::Topic")))}
+
+
 def test_cdk_nag_aws_solutions_has_no_unsuppressed_findings(synthesized: Path) -> None:
     report = synthesized.parent / "AwsSolutions--DrOrchestrator-NagReport.csv"
     rows = list(csv.DictReader(report.open()))

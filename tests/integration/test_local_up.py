@@ -57,3 +57,26 @@ def test_local_up_prints_a_working_environment(
     machines = session.client("stepfunctions").list_state_machines()["stateMachines"]
     assert {m["name"].rsplit("-", 1)[-1] for m in machines} >= {"drill", "recovery", "failback", "gate"}
     assert os.path.exists(local_up["REQUESTS_CA_BUNDLE"])
+
+
+def test_local_up_runs_the_schedules_by_themselves(
+    local_up: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replication monitor's rate(5 minutes) fires every 5 s at 60x: the plan's snapshot is renewed."""
+    for name, value in local_up.items():
+        monkeypatch.setenv(name, value)
+    session = boto3.session.Session()
+    outputs = session.client("cloudformation").describe_stacks(StackName=local_up["DRCTL_STACK"])["Stacks"][0]
+    table = next(o["OutputValue"] for o in outputs["Outputs"] if o["OutputKey"] == "StateTableName")
+    dynamodb = session.client("dynamodb")
+
+    def snapshot_time() -> str:
+        key = {"pk": {"S": "PLAN#shop"}, "sk": {"S": "STATE"}}
+        item = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+        return str(item["replication"]["M"]["at"]["S"])
+
+    first = snapshot_time()  # written by the monitor's run at start-up
+    deadline = time.monotonic() + 90
+    while snapshot_time() == first:
+        assert time.monotonic() < deadline, "the monitor's schedule never fired"
+        time.sleep(0.5)
