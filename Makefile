@@ -27,7 +27,8 @@ $(VENV)/.installed: pyproject.toml
 # Lambda dependencies for the Lambda platform, built without Docker.
 lambda-deps: build/lambda-deps/core/.complete build/lambda-deps/azure/.complete
 
-build/lambda-deps/%/.complete: lambda-requirements/%.txt | setup
+# azure.txt includes core.txt, so a change to core.txt rebuilds both.
+build/lambda-deps/%/.complete: lambda-requirements/%.txt lambda-requirements/core.txt | setup
 	rm -rf build/lambda-deps/$*
 	$(BIN)/pip install -q --target build/lambda-deps/$* --platform $(LAMBDA_PLATFORM) \
 		--python-version $(LAMBDA_PY) --implementation cp --only-binary=:all: -r $<
