@@ -8,7 +8,7 @@ export PATH := $(NODE_BIN):$(abspath $(BIN)):$(PATH)
 LAMBDA_PY := 3.13
 LAMBDA_PLATFORM := manylinux2014_x86_64
 
-.PHONY: demo test setup lambda-deps synth lint typecheck bench clean
+.PHONY: demo test setup lambda-deps synth lint typecheck bench clean report-screenshot
 
 demo: setup lambda-deps
 	$(BIN)/drctl local demo
@@ -40,6 +40,11 @@ synth: setup lambda-deps
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy lambdas statemachines localcloud constructs drctl bench app.py tests
+
+# The README's picture of a run report (docs/report.png): the demo recovery of tests/report_samples.py in
+# headless Chromium (Debian: apt-get install chromium).
+report-screenshot: setup
+	$(BIN)/python -m tests.browser docs/report.png
 
 bench: setup lambda-deps
 	$(BIN)/python -m bench

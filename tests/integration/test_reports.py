@@ -52,6 +52,8 @@ def test_a_failed_run_still_gets_a_report(cloud: LocalCloud, plan: Plan) -> None
     assert document["status"] == "FAILED"
     assert document["errors"][0]["error"] == "LaunchFailed"
     assert "shop-db-1" in document["errors"][0]["message"]
+    db = next(t for t in document["timeline"] if t["server"] == "shop-db-1")
+    assert db["launch_failed"] and db["launch_failed_s"] >= db["launch_requested_s"]
     assert "LaunchFailed" in page
 
 
