@@ -153,7 +153,9 @@ def test_no_chart_when_nothing_was_launched(plan: Plan) -> None:
     record["servers"] = {}
     report = build_report(plan, record)
     assert timeline_chart(report) is None
-    assert "No server was asked to launch in this run." in render_html(report)
+    page = render_html(report)
+    assert "No server was asked to launch in this run." in page
+    assert 'class="servers"' not in page and 'class="timeline"' not in page
 
 
 def external_references(page: str) -> list[str]:
