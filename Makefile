@@ -15,7 +15,7 @@ NPM = $(NODE_BIN)/node $(NODE_HOME)/lib/node_modules/npm/bin/npm-cli.js
 CDK = CDK_DISABLE_CLI_TELEMETRY=true $(NODE_BIN)/node node_modules/aws-cdk/bin/cdk --no-notices
 CDK_ARGS ?=
 
-.PHONY: demo test setup lambda-deps cdk-cli synth diff bootstrap deploy lint typecheck bench clean
+.PHONY: demo test setup lambda-deps cdk-cli synth diff bootstrap deploy lint typecheck bench clean report-screenshot
 
 demo: setup lambda-deps
 	$(BIN)/drctl local demo
@@ -34,7 +34,8 @@ $(VENV)/.installed: pyproject.toml
 # Lambda dependencies for the Lambda platform, built without Docker.
 lambda-deps: build/lambda-deps/core/.complete build/lambda-deps/azure/.complete
 
-build/lambda-deps/%/.complete: lambda-requirements/%.txt | setup
+# azure.txt includes core.txt, so a change to core.txt rebuilds both.
+build/lambda-deps/%/.complete: lambda-requirements/%.txt lambda-requirements/core.txt | setup
 	rm -rf build/lambda-deps/$*
 	$(BIN)/pip install -q --target build/lambda-deps/$* --platform $(LAMBDA_PLATFORM) \
 		--python-version $(LAMBDA_PY) --implementation cp --only-binary=:all: -r $<
@@ -63,6 +64,11 @@ deploy: setup lambda-deps cdk-cli
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy lambdas statemachines localcloud constructs drctl bench app.py tests
+
+# The README's picture of a run report (docs/report.png): the demo recovery of tests/report_samples.py in
+# headless Chromium (Debian: apt-get install chromium).
+report-screenshot: setup
+	$(BIN)/python -m tests.browser docs/report.png
 
 bench: setup lambda-deps
 	$(BIN)/python -m bench

@@ -39,6 +39,7 @@ def handler(event: CheckWaveInput) -> dict[str, Any]:
     for sid in progress.failed:
         if not record.get(sid, {}).get("launchFailed"):
             fields[f"servers.{sid}.launchFailed"] = True
+            fields[f"servers.{sid}.launchFailedAt"] = seen
     if fields:
         run.update_record(fields)
 

@@ -86,6 +86,9 @@ def test_lambdas_run_python_313_with_bundled_dependencies(
         asset = synthesized.parent / f"asset.{props['Code']['S3Key'].removesuffix('.zip')}"
         assert (asset / "msgspec").is_dir() and (asset / "aws_lambda_powertools").is_dir()
         assert (asset / "lambdas" / "handlers").is_dir() and (asset / "plan_catalog.json").is_file()
+        # The run report (finish_run) renders its page with Jinja2 from the template inside the bundle.
+        assert (asset / "jinja2").is_dir() and (asset / "markupsafe").is_dir()
+        assert (asset / "lambdas" / "domain" / "templates" / "report.html.j2").is_file()
         for value in props["Environment"]["Variables"].values():
             assert "secret" not in json.dumps(value).lower() or "AzureCredential" in json.dumps(value)
 

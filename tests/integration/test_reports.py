@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lambdas.plan import Plan
 from localcloud.cloud import LocalCloud
+from tests import browser
 from tests.integration.conftest import event, plan_state, run, run_record
 
 pytestmark = pytest.mark.integration
@@ -47,7 +52,109 @@ def test_a_failed_run_still_gets_a_report(cloud: LocalCloud, plan: Plan) -> None
     assert document["status"] == "FAILED"
     assert document["errors"][0]["error"] == "LaunchFailed"
     assert "shop-db-1" in document["errors"][0]["message"]
+    db = next(t for t in document["timeline"] if t["server"] == "shop-db-1")
+    assert db["launch_failed"] and db["launch_failed_s"] >= db["launch_requested_s"]
     assert "LaunchFailed" in page
+
+
+needs_chromium = pytest.mark.skipif(browser.find_chromium() is None, reason=browser.NO_BROWSER)
+
+
+def in_chromium(page: str, folder: Path) -> tuple[browser.Rendered, list[browser.Element]]:
+    path = folder / "report.html"
+    path.write_text(page, encoding="utf-8")
+    rendered = browser.render(path)
+    return rendered, browser.elements(rendered.dom)
+
+
+@needs_chromium
+def test_report_page_in_chromium_draws_one_bar_per_server_and_fetches_nothing(
+    cloud: LocalCloud, plan: Plan, tmp_path: Path
+) -> None:
+    result = run(cloud, "drill", event("drill.json"))
+    assert result["status"] == "SUCCEEDED"
+    _document, page = stored_report(cloud, run_record(plan, result["executionArn"]))
+    rendered, dom = in_chromium(page, tmp_path)
+    assert rendered.requested == []
+    svg = [e for e in dom if e.tag == "svg" and "timeline" in e.classes]
+    assert len(svg) == 1
+    bars = [e for e in dom if e.tag == "g" and "server" in e.classes]
+    assert [b.attrs["data-server"] for b in bars] == [s.name for s in plan.servers()]
+    assert {b.attrs["data-state"] for b in bars} == {"healthy"}
+    segments = [e for e in dom if e.tag == "rect" and "seg" in e.classes]
+    assert [s.attrs["data-kind"] for s in segments] == ["launching", "booting"] * len(bars)
+    assert all(float(s.attrs["width"]) >= 0 for s in segments)
+    groups = [
+        (e.attrs["data-wave"], e.attrs["data-name"]) for e in dom if e.tag == "g" and "wave" in e.classes
+    ]
+    assert groups == [(str(i), w.name) for i, w in enumerate(plan.waves, 1)]
+    targets = [e for e in dom if e.tag == "line" and "target" in e.classes]
+    assert len(targets) == 1
+    assert [e.text for e in dom if "target-label" in e.classes] == [
+        f"RTO target {plan.targets.rto_minutes:.1f} min"
+    ]
+    titles = [e.text for e in dom if e.tag == "title"]
+    assert all(any(t.startswith(f"{s.name} (") for t in titles) for s in plan.servers())
+
+
+@needs_chromium
+def test_failed_launch_is_marked_on_the_page_in_chromium(
+    cloud: LocalCloud, plan: Plan, tmp_path: Path
+) -> None:
+    cloud.drs.fail_launch("s-0a1b2c3d4e5f60001")
+    result = run(cloud, "drill", event("drill.json"))
+    assert result["status"] == "FAILED"
+    _document, page = stored_report(cloud, run_record(plan, result["executionArn"]))
+    rendered, dom = in_chromium(page, tmp_path)
+    assert rendered.requested == []
+    states = {
+        e.attrs["data-server"]: e.attrs["data-state"] for e in dom if e.tag == "g" and "server" in e.classes
+    }
+    assert states["shop-db-1"] == "launch failed"
+    assert all(state == "not launched" for name, state in states.items() if name != "shop-db-1")
+    assert [e.attrs["data-kind"] for e in dom if e.tag == "rect" and "seg" in e.classes] == ["failed"]
+    assert len([e for e in dom if e.tag == "path" and "fail-mark" in e.classes]) == 1
+    assert next(e.text for e in dom if "verdict" in e.classes) == "\u2718 missed"
+
+
+@pytest.fixture
+def pixel_server() -> Iterator[tuple[str, list[str]]]:
+    """A loopback HTTP server that logs what it is asked for."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@needs_chromium
+def test_the_request_check_sees_what_a_page_fetches(
+    pixel_server: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    """The check above can fail: a page that loads an image and a stylesheet has both requests listed."""
+    base, seen = pixel_server
+    page = (
+        f'<!doctype html><html><head><link rel="stylesheet" href="{base}/style.css"></head>'
+        f'<body><img src="{base}/pixel.png" alt=""></body></html>'
+    )
+    rendered, _dom = in_chromium(page, tmp_path)
+    assert sorted(rendered.requested) == [f"{base}/pixel.png", f"{base}/style.css"]
+    assert sorted(seen) == ["/pixel.png", "/style.css"]
 
 
 def test_metrics_are_emitted_as_emf(cloud: LocalCloud, plan: Plan, capfd: pytest.CaptureFixture[str]) -> None:
