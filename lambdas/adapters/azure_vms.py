@@ -356,3 +356,13 @@ def vm_id_in(vm_id: str, name: str) -> str:
         f"/subscriptions/{ref.subscription_id}/resourceGroups/{ref.resource_group}"
         f"/providers/Microsoft.Compute/virtualMachines/{name}"
     )
+
+
+def computer_name(vm_id: str) -> str | None:
+    """The guest's hostname as the VM's instance view reports it (None before the guest agent reports)."""
+    ref = ResourceRef.parse(vm_id)
+    view = rest(
+        _call(compute(ref.subscription_id).virtual_machines.instance_view, ref.resource_group, ref.name)
+    )
+    name = view.get("computerName")
+    return str(name) if name else None
