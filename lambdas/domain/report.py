@@ -96,6 +96,20 @@ def _fmt(seconds: Any) -> str:
     return f"{value / 60:.1f} min" if value >= 120 else f"{value:.1f} s"
 
 
+def plan_changes(restore: dict[str, Any]) -> list[dict[str, Any]]:
+    """The plan changes a return to normal asks for (servers that failed back to a new VM)."""
+    entries = (restore.get("newSourceServers") or {}).values()
+    return [entry["planChange"] for entry in entries if entry.get("planChange")]
+
+
+def _plan_changes_html(restore: dict[str, Any]) -> list[str]:
+    changes = plan_changes(restore)
+    if not changes:
+        return []
+    items = "".join(f"<li>{html.escape(str(c.get('text')))}</li>" for c in changes)
+    return [f"<h2>Plan changes to make</h2><ul>{items}</ul>"]
+
+
 def _verdict(met: Any) -> str:
     if met is None:
         return '<span class="na">not measured</span>'
@@ -185,6 +199,7 @@ def render_html(report: dict[str, Any]) -> str:
             f"<h2>Outage confirmation (Azure)</h2><ul>{_confirmation(report['confirmation'])}</ul>",
             f"<h2>Source fencing (Azure)</h2><ul>{fencing}</ul>",
             f"<h2>Cleanup</h2><p>{e(cleanup_text)}</p>",
+            *_plan_changes_html(report["restore"]),
             f"<h2>Preflight warnings</h2><ul>{warnings or '<li>none</li>'}</ul>",
             f"<h2>Errors</h2><ul>{errors or '<li>none</li>'}</ul>",
             f'<p class="na">Execution {e(str(report["execution_arn"]))},',
