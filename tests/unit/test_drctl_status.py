@@ -8,7 +8,7 @@ from drctl.commands import format_status
 
 
 def status_of(**overrides: Any) -> dict[str, Any]:
-    plan = {
+    plan: dict[str, Any] = {
         "lifecycle": "NORMAL",
         "running": None,
         "running_workflow": None,

@@ -18,7 +18,8 @@ GIB = 1024**3
 
 def subnet(document: dict[str, Any], subscription: str | None = None) -> str:
     sub = subscription or document["azure"]["subscription_id"]
-    return f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet/subnets/app"
+    network = "providers/Microsoft.Network/virtualNetworks/vnet/subnets/app"
+    return f"/subscriptions/{sub}/resourceGroups/rg/{network}"
 
 
 def new_vm(document: dict[str, Any], **overrides: Any) -> dict[str, Any]:
