@@ -51,6 +51,8 @@ def pair(
     failback.client_id = new_id("fbc-")
     failback.client_machine = machine
     failback.targets = targets
+    source = store.servers.get(instance.source_server_id)
+    failback.to_original = bool(source and (source.hardware_id or "").lower() == machine.lower())
     failback.client_last_seen = now
     return failback.client_id
 

@@ -191,6 +191,7 @@ class Failback:
     needs_client_restart: bool = False
     client_machine: str | None = None  # the machine the paired client runs on
     targets: dict[str, int] = field(default_factory=dict)  # recovery-instance device -> local disk LUN
+    to_original: bool = True  # the client runs on the source server's own machine
 
     def reset(self) -> None:
         self.state = "FAILBACK_NOT_STARTED"
@@ -201,7 +202,7 @@ class Failback:
         item: dict[str, Any] = {"state": self.state}
         if self.client_id:
             item["failbackClientID"] = self.client_id
-            item["failbackToOriginalServer"] = True
+            item["failbackToOriginalServer"] = self.to_original
         if self.client_last_seen:
             item["failbackClientLastSeenByServiceDateTime"] = iso(self.client_last_seen)
         if self.initiated:
