@@ -31,6 +31,17 @@ SUPPRESSIONS = [
         ],
     ),
     NagPackSuppression(
+        id="AwsSolutions-IAM4",
+        reason=(
+            "The AWS Replication Agent installer needs the AWS managed policy "
+            "AWSElasticDisasterRecoveryAgentInstallationPolicy (DRS user guide, installation credentials); "
+            "the role is assumable only by the agent-installation task, for 15 minutes per session."
+        ),
+        applies_to=[
+            "Policy::arn:<AWS::Partition>:iam::aws:policy/AWSElasticDisasterRecoveryAgentInstallationPolicy"
+        ],
+    ),
+    NagPackSuppression(
         id="AwsSolutions-IAM5",
         reason=(
             "DRS Describe*, EC2 Describe* and X-Ray trace writes support no resource-level permissions, "

@@ -38,6 +38,8 @@ class TaskFunction:
     reads_azure_secret: bool = False
     # Assumes the failback-installation role to hand its short-lived credentials to the failback client.
     issues_failback_credentials: bool = False
+    # Assumes the agent-installation role to hand its short-lived credentials to the agent installer.
+    issues_agent_credentials: bool = False
     route53: bool = False
     tags_started_jobs: bool = False
     # Plans DRS jobs (needs the account's DRS quotas) / checks source-server ownership (needs the stack name).
@@ -231,6 +233,15 @@ TASKS = [
         drs_on_recovery_instances=["drs:StopFailback"],
     ),
     TaskFunction(
+        "install_replication_agents",
+        "lambdas.handlers.replication_agents.install_handler",
+        "Install the AWS Replication Agent on VMs failback created (Azure Run Command)",
+        flavour="azure",
+        reads_azure_secret=True,
+        issues_agent_credentials=True,
+        timeout_seconds=300,
+    ),
+    TaskFunction(
         "check_replication",
         "lambdas.handlers.restore_replication.check_handler",
         "Wait for CONTINUOUS replication, then terminate recovery instances",
@@ -239,6 +250,8 @@ TASKS = [
         drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
         ec2_read=["ec2:DescribeInstances"],
         plans_jobs=True,
+        # Names the stack's owner tag in the plan change for a new source server.
+        checks_ownership=True,
     ),
 ]
 
@@ -290,7 +303,22 @@ class TaskFunctions(Construct):
             ],
             max_session_duration=Duration.hours(1),
         )
+        # The AWS Replication Agent installer's credentials for a VM failback created (DRS user guide: a role
+        # with this AWS managed policy, temporary credentials). Trusted only by the task that installs.
+        self.agent_installation_role = iam.Role(
+            self,
+            "AgentInstallationRole",
+            assumed_by=iam.AccountRootPrincipal(),
+            description="AWS Replication Agent installer credentials (short-lived, sent by Run Command)",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "AWSElasticDisasterRecoveryAgentInstallationPolicy"
+                )
+            ],
+            max_session_duration=Duration.hours(1),
+        )
         issuers: list[lambda_.Function] = []
+        agent_issuers: list[lambda_.Function] = []
 
         self.functions: dict[str, lambda_.Function] = {}
         for spec in TASKS:
@@ -328,12 +356,19 @@ class TaskFunctions(Construct):
                         if spec.issues_failback_credentials
                         else {}
                     ),
+                    **(
+                        {"AGENT_INSTALLATION_ROLE_ARN": self.agent_installation_role.role_arn}
+                        if spec.issues_agent_credentials
+                        else {}
+                    ),
                     **({QUOTAS_ENV: quotas.to_env()} if spec.plans_jobs else {}),
                     **({STACK_NAME_ENV: stack.stack_name} if spec.checks_ownership else {}),
                 },
             )
             if spec.issues_failback_credentials:
                 issuers.append(function)
+            if spec.issues_agent_credentials:
+                agent_issuers.append(function)
             state.table.grant_read_write_data(function)
             for grant in _grants(spec, state, source_servers, recovery_instance_arn, hosted_zones):
                 grant(function)
@@ -342,27 +377,29 @@ class TaskFunctions(Construct):
                     iam.PolicyStatement(actions=["states:DescribeExecution"], resources=executions_arns)
                 )
             self.functions[spec.key] = function
-        self._trust_only(issuers)
+        _trust_only(self.failback_installation_role, issuers)
+        _trust_only(self.agent_installation_role, agent_issuers)
 
-    def _trust_only(self, issuers: list[lambda_.Function]) -> None:
-        """The failback-installation role trusts exactly the roles of the functions that issue its
-        credentials (replacing the account-root placeholder the Role construct needs at creation)."""
-        trust = self.failback_installation_role.assume_role_policy
-        assert trust is not None
-        cfn_role = self.failback_installation_role.node.default_child
-        assert isinstance(cfn_role, iam.CfnRole)
-        cfn_role.assume_role_policy_document = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": "sts:AssumeRole",
-                    "Principal": {"AWS": [fn.role.role_arn for fn in issuers if fn.role]},
-                }
-            ],
-        }
-        for fn in issuers:
-            self.failback_installation_role.grant_assume_role(fn.grant_principal)
+
+def _trust_only(role: iam.Role, issuers: list[lambda_.Function]) -> None:
+    """The role trusts exactly the roles of the functions that issue its credentials (replacing the
+    account-root placeholder the Role construct needs at creation)."""
+    trust = role.assume_role_policy
+    assert trust is not None
+    cfn_role = role.node.default_child
+    assert isinstance(cfn_role, iam.CfnRole)
+    cfn_role.assume_role_policy_document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"AWS": [fn.role.role_arn for fn in issuers if fn.role]},
+            }
+        ],
+    }
+    for fn in issuers:
+        role.grant_assume_role(fn.grant_principal)
 
 
 @dataclass(frozen=True)

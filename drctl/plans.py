@@ -200,6 +200,17 @@ def azure_findings(plan: Plan, groups: dict[str, set[str] | None]) -> list[Findi
         else:
             found += 1
             continue
+        if plan.failback_target(server) == "new" and names is not None:
+            # The plan says the VM is gone: failback creates a new one (README, "Failback to a new VM").
+            findings.append(
+                Finding(
+                    "azure",
+                    "warning",
+                    f"azure_vm_id: {problem}: failback target 'new' creates a new VM",
+                    server.name,
+                )
+            )
+            continue
         findings.append(
             Finding("azure", "error", f"azure_vm_id: {problem}: set the ARM id of the source VM", server.name)
         )

@@ -81,6 +81,9 @@ class ProgressPrinter:
         paired = [s for s in servers.values() if s.get("userDataClearedAt")]
         if servers and len(paired) == len(servers):
             self._say("fb-paired", "every client paired; failback credentials cleared from userData")
+        for sid, entry in sorted(servers.items()):
+            if entry.get("vmCreatedAt"):
+                self._say(f"fb-new/{sid}", f"{entry.get('name', sid)}: new VM {entry['vmId']} created")
         if failback.get("ready_for_launchAt"):
             self._say("fb-ready", "failback replication READY_FOR_LAUNCH")
         if failback.get("launchJobId"):
@@ -93,6 +96,14 @@ class ProgressPrinter:
         if restore.get("at"):
             started = len(restore.get("replicationStarted", []))
             self._say("restore", f"waiting for replication to return by itself (started {started} STOPPED)")
+        for sid, entry in sorted((restore.get("newSourceServers") or {}).items()):
+            name = entry.get("server", sid)
+            if entry.get("installedAt"):
+                self._say(f"agent/{sid}", f"{name}: AWS Replication Agent installed on {entry.get('vmId')}")
+            change = entry.get("planChange") or {}
+            if change.get("text"):
+                self._say(f"agent-new/{sid}", f"{name}: new source server {entry.get('sourceServerId')}")
+                self._say(f"plan-change/{sid}", f"PLAN CHANGE TO MAKE: {change['text']}")
         if restore.get("continuousAt"):
             terminated = len(restore.get("terminated", []))
             self._say("restore-ok", f"replication CONTINUOUS; terminating {terminated} recovery instance(s)")

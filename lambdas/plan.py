@@ -49,6 +49,16 @@ GalleryImageVersionId = Annotated[
         r"/galleries/[A-Za-z0-9_.]{1,80}/images/[A-Za-z0-9_.-]{1,80}/versions/[0-9]+\.[0-9]+\.[0-9]+\Z"
     ),
 ]
+SubnetId = Annotated[
+    str,
+    pattern(
+        r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[A-Za-z0-9_.()-]{1,90}/providers/Microsoft\.Network"
+        r"/virtualNetworks/[A-Za-z0-9_.-]{2,64}/subnets/[A-Za-z0-9_.-]{1,80}\Z"
+    ),
+]
+AzureLocation = Annotated[str, pattern(r"^[a-z][a-z0-9]{1,39}\Z")]
+AzureVmSize = Annotated[str, pattern(r"^[A-Za-z][A-Za-z0-9_]{1,63}\Z")]
+FailbackTarget = Literal["original", "new"]
 HostedZoneId = Annotated[str, pattern(r"^Z[0-9A-Z]{1,32}\Z")]
 DnsName = Annotated[
     str, pattern(r"^([a-zA-Z0-9_]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}\.?\Z", max_length=253)
@@ -79,6 +89,23 @@ class LaunchOverrides(StrictModel, frozen=True):
         return {k: v for k, v in fields.items() if v is not None}
 
 
+class NewVm(StrictModel, frozen=True):
+    """Where failback creates a new VM for a server whose original VM is gone (target "new"). The VM goes
+    into the original VM's resource group, named from the server (lambdas.domain.failback.new_vm_name)."""
+
+    location: AzureLocation
+    vm_size: AzureVmSize
+    # The subnet of the new VM's network interface (ARM creates the NIC with the VM).
+    subnet_id: SubnetId
+
+
+class ServerFailback(StrictModel, frozen=True):
+    """A server's own failback settings; unset fields take the plan's azure.failback values."""
+
+    target: FailbackTarget | None = None
+    new_vm: NewVm | None = None
+
+
 class Server(StrictModel, frozen=True):
     name: SafeName
     source_server_id: SourceServerId
@@ -86,6 +113,7 @@ class Server(StrictModel, frozen=True):
     # A critical server that fails to launch fails its wave; an optional one does not.
     critical: bool = True
     launch_overrides: LaunchOverrides = field(default_factory=LaunchOverrides)
+    failback: ServerFailback = field(default_factory=ServerFailback)
 
 
 class Wave(StrictModel, frozen=True):
@@ -211,6 +239,11 @@ class AzureFailback(StrictModel, frozen=True):
     # A Compute Gallery image version: a managed disk can be created from a gallery or platform image
     # only, not from a managed image (Microsoft Learn, DiskCreateOption.FromImage).
     image_id: GalleryImageVersionId
+    # "original": fail back onto the plan's own VMs. "new": a new VM per server (for an original VM that is
+    # gone): full sync, and return to normal installs a new replication agent (a new source server).
+    target: FailbackTarget = "original"
+    # Where new VMs go, for servers with target "new" that set no failback.new_vm of their own.
+    new_vm: NewVm | None = None
 
 
 class Azure(StrictModel, frozen=True):
@@ -248,6 +281,8 @@ class Plan(StrictModel, frozen=True):
                     f"server {server.name}: azure_vm_id is in subscription {subscription}, "
                     f"the plan's azure.subscription_id is {self.azure.subscription_id}"
                 )
+        for server in servers:
+            self._check_failback_target(server)
         if self.triggers.automatic_failover and not (self.triggers.alarm_names or self.detection):
             raise ValueError(
                 "triggers.automatic_failover needs a detection section or a name in triggers.alarm_names"
@@ -258,6 +293,30 @@ class Plan(StrictModel, frozen=True):
             and self.traffic.aws_server not in {s.name for s in servers}
         ):
             raise ValueError(f"traffic.aws_server '{self.traffic.aws_server}' is not a server of this plan")
+
+    def _check_failback_target(self, server: Server) -> None:
+        if self.failback_target(server) != "new":
+            return
+        new_vm = self.new_vm_for(server)
+        if new_vm is None:
+            raise ValueError(
+                f"server {server.name}: failback target is 'new' but no new VM is described: set "
+                "waves[].servers[].failback.new_vm (or azure.failback.new_vm) with location, vm_size and "
+                "subnet_id"
+            )
+        subscription = new_vm.subnet_id.split("/")[2]
+        if subscription.lower() != self.azure.subscription_id.lower():
+            raise ValueError(
+                f"server {server.name}: failback new_vm.subnet_id is in subscription {subscription}, "
+                f"the plan's azure.subscription_id is {self.azure.subscription_id}"
+            )
+
+    def failback_target(self, server: Server) -> FailbackTarget:
+        """Where this server fails back: its own setting, else the plan's (default "original")."""
+        return server.failback.target or self.azure.failback.target
+
+    def new_vm_for(self, server: Server) -> NewVm | None:
+        return server.failback.new_vm or self.azure.failback.new_vm
 
     def outage_alarm_names(self, stack: str) -> list[str]:
         """Alarms whose ALARM starts recovery in `stack`: the plan's composite alarm, and any alarms it

@@ -3,7 +3,9 @@
 A VM that boots a disk made from the failback-client image runs the project's real boot hook
 (failback_client/hook.py, the file that goes into the image) in a subprocess, against the emulated
 Instance Metadata Service, with the VM's disks laid out in a sysfs tree as Azure presents them, and the
-stand-in client as the launcher. A VM that boots its own OS disk runs the DRS replication agent.
+stand-in client as the launcher. A VM that boots its own OS disk runs the DRS replication agent (when DRS
+knows the machine), and its guest agent runs Run Command scripts with bash, with stand-ins for `wget` and
+the AWS Replication Agent installer (localcloud/agent_standin.py) on its PATH.
 This class is also the DRS emulator's view of those machines (localcloud.drs.machines.Machines).
 """
 
@@ -19,7 +21,7 @@ import threading
 from pathlib import Path
 
 import failback_client.hook as hook
-from localcloud import failback_standin
+from localcloud import agent_standin, failback_standin
 from localcloud.azure import AzureEmulator
 from localcloud.azure.compute import WORKLOAD
 from localcloud.drs.machines import VolumeWrite
@@ -42,6 +44,41 @@ class Guests:
 
     def install(self) -> None:
         self._azure.on_boot(self._booted)
+        self._azure.on_run_command(self.run_command)
+
+    def run_command(self, vm_id: str, script: list[str]) -> tuple[int, str, str]:
+        """Run Command in a running workload guest: the script runs with bash as root (sudo passes
+        through), in a fresh working directory; the failback client (a LiveCD) has no guest agent."""
+        guest = self._azure.guest(vm_id)
+        if guest is None or guest["osDisk"]["boots"] != WORKLOAD:
+            return 1, "", "the VM guest agent is not running in this VM"
+        with self._lock:
+            self._boots += 1
+            workdir = self._root / f"run-{self._boots}"
+        bin_dir = workdir / "bin"
+        bin_dir.mkdir(parents=True)
+        stand_in = f'"{sys.executable}" "{agent_standin.__file__}"'
+        for name, body in {"wget": f'exec {stand_in} wget "$@"', "sudo": 'exec "$@"'}.items():
+            path = bin_dir / name
+            path.write_text(f"#!/bin/sh\n{body}\n")
+            path.chmod(0o755)
+        env = {
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "DRS_AGENT_IMDS_URL": self._azure.imds_url(vm_id),
+            "PYTHONPATH": os.pathsep.join(sys.path),
+            "HOME": str(workdir),
+        }
+        result = subprocess.run(
+            ["bash", "-e", "-s"],
+            input="\n".join(script) + "\n",
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=_HOOK_TIMEOUT_SECONDS,
+            check=False,
+        )
+        return result.returncode, result.stdout, result.stderr
 
     def close(self) -> None:
         for thread in self._threads:

@@ -114,11 +114,17 @@ def failback(t: Tasks) -> sfn.IChainable:
 
 
 def return_to_normal(t: Tasks) -> sfn.IChainable:
-    """Stop failback, restart replication Azure -> AWS, terminate recovery instances, wait CONTINUOUS."""
+    """Stop failback, restart replication Azure -> AWS (a new agent on a VM failback created), wait
+    CONTINUOUS, terminate recovery instances."""
     finish_ok, finish_failed = t.finish()
     check = t.catch(t.run_task("Check replication", "check_replication", "$.replication"), finish_failed)
     restore = t.catch(t.run_task("Restore replication", "restore_replication", "$.restore"), finish_failed)
-    restore.next(t.poll_until_done("Replication", check, "$.replication", finish_ok))
+    # Servers that failed back to a new VM get a new replication agent (nothing to do for the others).
+    install = t.catch(
+        t.run_task("Install replication agents", "install_replication_agents", "$.agents"), finish_failed
+    )
+    restore.next(install)
+    install.next(t.poll_until_done("Replication", check, "$.replication", finish_ok))
     return t.begin("return_to_normal", _refused(t)).next(restore)
 
 

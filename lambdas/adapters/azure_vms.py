@@ -223,6 +223,119 @@ def begin_create_disk(disk_id: str, location: str, image_version_id: str, tags: 
     )
 
 
+def begin_create_empty_disk(
+    disk_id: str,
+    location: str,
+    size_gb: int,
+    tags: dict[str, str],
+    *,
+    os_type: str | None = None,
+    hyper_v_generation: str | None = None,
+) -> Any:
+    """An empty managed disk. The one that receives a recovery instance's root volume and later becomes a
+    VM's OS disk carries osType and hyperVGeneration: Azure makes a disk an OS disk only with them."""
+    ref = ResourceRef.parse(disk_id)
+    properties: dict[str, Any] = {"creationData": {"createOption": "Empty"}, "diskSizeGB": size_gb}
+    if os_type:
+        properties["osType"] = os_type
+    if hyper_v_generation:
+        properties["hyperVGeneration"] = hyper_v_generation
+    body: Body = {
+        "location": location,
+        "tags": tags,
+        "sku": {"name": "StandardSSD_LRS"},
+        "properties": properties,
+    }
+    return _call(
+        compute(ref.subscription_id).disks.begin_create_or_update, ref.resource_group, ref.name, body
+    )
+
+
+def vm_tags(vm_id: str) -> dict[str, str] | None:
+    """The VM's tags; None when there is no such VM."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    ref = ResourceRef.parse(vm_id)
+    try:
+        vm = rest(compute(ref.subscription_id).virtual_machines.get(ref.resource_group, ref.name))
+    except ResourceNotFoundError:
+        return None
+    except azure_errors() as exc:
+        raise classify(exc) from None
+    return dict(vm.get("tags") or {})
+
+
+def begin_create_vm_from_disks(
+    vm_id: str,
+    *,
+    location: str,
+    vm_size: str,
+    subnet_id: str,
+    os_disk_id: str,
+    os_type: str,
+    data_disks: list[tuple[int, str]],
+    user_data: str,
+    tags: dict[str, str],
+) -> Any:
+    """A VM booting an existing managed disk (createOption Attach) with existing data disks. No osProfile
+    and no imageReference: ARM refuses an osProfile for an attached OS disk, and a VM made from the
+    generalized client image would need one. The NIC is created with the VM (and deleted with it)."""
+    ref = ResourceRef.parse(vm_id)
+    body: Body = {
+        "location": location,
+        "tags": tags,
+        "properties": {
+            "hardwareProfile": {"vmSize": vm_size},
+            "storageProfile": {
+                "osDisk": {
+                    "osType": os_type,
+                    "name": os_disk_id.rsplit("/", 1)[-1],
+                    "createOption": "Attach",
+                    "caching": "ReadWrite",
+                    "managedDisk": {"id": os_disk_id},
+                    "deleteOption": "Detach",
+                },
+                "dataDisks": [
+                    {
+                        "lun": lun,
+                        "createOption": "Attach",
+                        "managedDisk": {"id": disk_id},
+                        "deleteOption": "Detach",
+                    }
+                    for lun, disk_id in data_disks
+                ],
+            },
+            "networkProfile": {
+                "networkApiVersion": "2022-11-01",
+                "networkInterfaceConfigurations": [
+                    {
+                        "name": f"{ref.name}-nic",
+                        "properties": {
+                            "primary": True,
+                            "deleteOption": "Delete",
+                            "ipConfigurations": [
+                                {"name": "ipconfig1", "properties": {"subnet": {"id": subnet_id}}}
+                            ],
+                        },
+                    }
+                ],
+            },
+            "userData": user_data,
+        },
+    }
+    operations: Any = compute(ref.subscription_id).virtual_machines
+    return _call(operations.begin_create_or_update, ref.resource_group, ref.name, body)
+
+
+def run_shell_script(vm_id: str, script: list[str]) -> Any:
+    """Start Azure Run Command (RunShellScript) on a running Linux VM; returns the poller, whose result
+    is the RunCommandResult (its message holds the last 4 KB of the script's output)."""
+    ref = ResourceRef.parse(vm_id)
+    operations: Any = compute(ref.subscription_id).virtual_machines
+    body: Body = {"commandId": "RunShellScript", "script": script}
+    return _call(operations.begin_run_command, ref.resource_group, ref.name, body)
+
+
 def begin_delete_disk(disk_id: str) -> Any:
     ref = ResourceRef.parse(disk_id)
     return _call(compute(ref.subscription_id).disks.begin_delete, ref.resource_group, ref.name)
@@ -234,3 +347,22 @@ def disk_id_in(vm_id: str, name: str) -> str:
         f"/subscriptions/{ref.subscription_id}/resourceGroups/{ref.resource_group}"
         f"/providers/Microsoft.Compute/disks/{name}"
     )
+
+
+def vm_id_in(vm_id: str, name: str) -> str:
+    """The id of VM `name` in the resource group of `vm_id`."""
+    ref = ResourceRef.parse(vm_id)
+    return (
+        f"/subscriptions/{ref.subscription_id}/resourceGroups/{ref.resource_group}"
+        f"/providers/Microsoft.Compute/virtualMachines/{name}"
+    )
+
+
+def computer_name(vm_id: str) -> str | None:
+    """The guest's hostname as the VM's instance view reports it (None before the guest agent reports)."""
+    ref = ResourceRef.parse(vm_id)
+    view = rest(
+        _call(compute(ref.subscription_id).virtual_machines.instance_view, ref.resource_group, ref.name)
+    )
+    name = view.get("computerName")
+    return str(name) if name else None

@@ -88,6 +88,11 @@ def source_servers(source_server_ids: list[str]) -> list[dict[str, Any]]:
     return _by_source_servers("describe_source_servers", source_server_ids)
 
 
+def all_source_servers() -> list[dict[str, Any]]:
+    """Every source server of the account and region (a new agent's server is in no plan yet)."""
+    return list(_paginate("describe_source_servers", filters={}))
+
+
 def latest_snapshot(source_server_id: str, at_or_before: datetime | None) -> dict[str, Any] | None:
     """The newest PIT snapshot, or the newest taken at or before a time."""
     filters: dict[str, str] = {}

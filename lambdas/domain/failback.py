@@ -242,3 +242,60 @@ def user_data_document(
     if len(base64.b64decode(encoded)) > MAX_USER_DATA_BYTES:
         raise ValueError("the failback document exceeds Azure's 64 KB userData limit")
     return encoded
+
+
+# -- failback to a new VM (target "new": the original VM is gone) ----------------------------------------
+
+NEW_VM_TAG = "drs-failback-vm"  # on the VM and disks failback creates: value = the plan's name
+NewVmStep = Literal["create_disks", "create_client_disk", "wait", "create_vm", "exists"]
+
+
+def new_vm_name(server_name: str) -> str:
+    """The new VM's name: derived from the server's, so a retried or resumed run finds the same VM."""
+    return f"{server_name}-failback"
+
+
+def new_vm_disk_name(vm_name: str, index: int) -> str:
+    """Disk `index` of the new VM: 0 receives the recovery instance's root volume and becomes the OS disk."""
+    return f"{vm_name}-disk-{index}"
+
+
+def volume_sizes_gb(recovery_instance: dict[str, Any]) -> list[int]:
+    """The recovery instance's volumes in GiB (rounded up), in DRS's order: the root volume first."""
+    volumes = (recovery_instance.get("recoveryInstanceProperties") or {}).get("disks") or []
+    sizes = [max(1, math.ceil(int(v.get("bytes", 0)) / GIB)) for v in volumes]
+    if not sizes:
+        raise ValueError(
+            f"recovery instance {recovery_instance.get('recoveryInstanceID')} reports no volumes: "
+            "no disk to create for them"
+        )
+    return sizes
+
+
+def new_vm_layout(disk_ids: list[str], sizes_gb: list[int]) -> Layout:
+    """The new VM's layout once failback is done: disk 0 (the root volume's) as OS disk, the others as data
+    disks at LUN 0, 1, ... While the client runs, disk 0 is attached at the first free LUN, as an original
+    VM's own OS disk is (Layout.own_os_disk_lun)."""
+    data = tuple(DataDisk(lun, disk_ids[i], sizes_gb[i]) for lun, i in enumerate(range(1, len(disk_ids))))
+    return Layout(disk_ids[0], sizes_gb[0], data)
+
+
+def next_step_new_vm(
+    *, vm_exists: bool, vm_ours: bool, disks: list[ClientDisk], client: ClientDisk
+) -> NewVmStep:
+    """Before the new VM exists: its empty disks and the client disk first, then the VM itself. A VM of
+    that name that failback did not create is never touched."""
+    if vm_exists:
+        if not vm_ours:
+            raise ValueError(
+                "a VM of this name exists that this plan's failback did not create (no "
+                f"'{NEW_VM_TAG}' tag): not touched; remove it or rename the server"
+            )
+        return "exists"
+    if any(not d.exists for d in disks):
+        return "create_disks"
+    if not client.exists:
+        return "create_client_disk"
+    if not all(d.ready for d in [*disks, client]):
+        return "wait"
+    return "create_vm"

@@ -141,6 +141,12 @@ def build_report(plan: Plan, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def plan_changes(restore: dict[str, Any]) -> list[dict[str, Any]]:
+    """The plan changes a return to normal asks for (servers that failed back to a new VM)."""
+    entries = (restore.get("newSourceServers") or {}).values()
+    return [entry["planChange"] for entry in entries if entry.get("planChange")]
+
+
 @cache
 def _environment() -> Environment:
     environment = Environment(

@@ -79,42 +79,136 @@ def prepare_handler(event: RunTask) -> dict[str, Any]:
         if ri is None:
             problems.append(f"{server.name}: no recovery instance to fail back from")
             continue
-        vm, document, _generation = azure_vms.vm_now(server.azure_vm_id)
-        facts = azure_vms.boot_facts(server.azure_vm_id)
-        reasons = azure_vms.boot_problems(facts, image, plan.azure.subscription_id)
-        network_problems, network_warnings = failback_network_check(
-            document, ri, aws_sides.get(ri["ec2InstanceID"])
-        )
-        reasons.extend(network_problems)
-        warnings.extend(f"{server.name}: {warning}" for warning in network_warnings)
-        try:
-            layout = recorded_layout(plan.name, server.name) or rules.layout_of(vm, client_disk_id(server))
-            rules.device_mapping(ri, layout)
-        except ValueError as exc:
-            reasons.append(str(exc))
-        if reasons:
-            problems.extend(f"{server.name} ({server.azure_vm_id}): {reason}" for reason in reasons)
+        if plan.failback_target(server) == "new":
+            entry, layout, reasons = _prepare_new_vm(plan, server, ri, image)
+            vm_id = entry["vmId"]
+        else:
+            vm_id = server.azure_vm_id
+            entry, layout, reasons = _prepare_original_vm(plan, server, ri, image)
+            document = azure_vms.vm_document(server.azure_vm_id)
+            network_problems, network_warnings = failback_network_check(
+                document, ri, aws_sides.get(ri["ec2InstanceID"])
+            )
+            reasons.extend(network_problems)
+            warnings.extend(f"{server.name}: {warning}" for warning in network_warnings)
+        if reasons or layout is None:
+            problems.extend(f"{server.name} ({vm_id}): {reason}" for reason in reasons)
             continue
         layouts[server.name] = layout
-        servers[server.source_server_id] = {
-            "name": server.name,
-            "vmId": server.azure_vm_id,
-            "recoveryInstanceId": ri["recoveryInstanceID"],
-            "clientDiskId": client_disk_id(server),
-        }
+        servers[server.source_server_id] = entry
     if problems:
         raise FailbackFailed("failback preflight, nothing changed: " + "; ".join(problems))
-    for name, layout in layouts.items():
+    for entry in servers.values():
+        name = entry["name"]
         # Recorded once, before anything changes: a later run restores exactly this.
         state_store.put_if_absent(
-            layout_key(plan.name, name), {"layout": layout.to_document(), "runId": run.run_id}
+            layout_key(plan.name, name), {"layout": layouts[name].to_document(), "runId": run.run_id}
         )
+        if entry.get("target") == "new":
+            # Before the VM exists: a retried or resumed run creates the same VM, never a second one, and
+            # return to normal knows which VM gets the new replication agent.
+            state_store.put_if_absent(
+                new_vm_key(plan.name, name), {"newVm": entry["newVm"], "runId": run.run_id}
+            )
     if warnings:
         logger.warning("failback network not fully checked", extra={"warnings": warnings})
     run.update_record(
         {"failback": {"requestedAt": iso(now()), "servers": servers, "networkWarnings": warnings}}
     )
     return {"servers": len(servers)}
+
+
+def new_vm_key(plan: str, server: str) -> dict[str, Any]:
+    return {"pk": {"S": f"PLAN#{plan}"}, "sk": {"S": f"NEWVM#{server}"}}
+
+
+def recorded_new_vm(plan: str, server: str) -> dict[str, Any] | None:
+    item = state_store.get_item(new_vm_key(plan, server))
+    new_vm: dict[str, Any] | None = item.get("newVm")
+    return new_vm
+
+
+def _prepare_original_vm(
+    plan: Plan, server: Server, ri: dict[str, Any], image: azure_vms.GalleryImage
+) -> tuple[dict[str, Any], rules.Layout | None, list[str]]:
+    vm, _document, _generation = azure_vms.vm_now(server.azure_vm_id)
+    facts = azure_vms.boot_facts(server.azure_vm_id)
+    reasons = azure_vms.boot_problems(facts, image, plan.azure.subscription_id)
+    layout: rules.Layout | None = None
+    try:
+        layout = recorded_layout(plan.name, server.name) or rules.layout_of(vm, client_disk_id(server))
+        rules.device_mapping(ri, layout)
+    except ValueError as exc:
+        reasons.append(str(exc))
+    entry = {
+        "name": server.name,
+        "vmId": server.azure_vm_id,
+        "recoveryInstanceId": ri["recoveryInstanceID"],
+        "clientDiskId": client_disk_id(server),
+    }
+    return entry, layout, reasons
+
+
+def _prepare_new_vm(
+    plan: Plan, server: Server, ri: dict[str, Any], image: azure_vms.GalleryImage
+) -> tuple[dict[str, Any], rules.Layout | None, list[str]]:
+    """Target "new": the VM failback will create (name derived from the server, in the original VM's
+    resource group), with one empty disk per recovery-instance volume, each as large."""
+    settings = plan.new_vm_for(server)
+    assert settings is not None  # the plan refuses target "new" without it
+    name = rules.new_vm_name(server.name)
+    vm_id = azure_vms.vm_id_in(server.azure_vm_id, name)
+    new_vm = recorded_new_vm(plan.name, server.name)
+    reasons: list[str] = []
+    layout: rules.Layout | None = None
+    if new_vm is None:
+        try:
+            sizes = rules.volume_sizes_gb(ri)
+        except ValueError as exc:
+            sizes = []
+            reasons.append(str(exc))
+        new_vm = {
+            "vmId": vm_id,
+            "name": name,
+            "location": settings.location,
+            "vmSize": settings.vm_size,
+            "subnetId": settings.subnet_id,
+            "osType": image.os_type or "Linux",
+            "hyperVGeneration": image.hyper_v_generation,
+            "originalVmId": server.azure_vm_id,
+            "sourceServerId": server.source_server_id,
+            "recoveryInstanceId": ri["recoveryInstanceID"],
+            "disks": [
+                {"id": azure_vms.disk_id_in(vm_id, rules.new_vm_disk_name(name, i)), "sizeGb": size}
+                for i, size in enumerate(sizes)
+            ],
+        }
+    reasons += rules.boot_problems(
+        # A VM created from an attached disk takes the disk's generation; failback sets no secure boot.
+        vm_generation=image.hyper_v_generation,
+        secure_boot=False,
+        memory_mb=azure_vms.memory_mb(plan.azure.subscription_id, settings.location, settings.vm_size),
+        image_generation=image.hyper_v_generation,
+        image_location=image.location,
+        vm_location=settings.location,
+    )
+    if new_vm["disks"]:
+        try:
+            layout = recorded_layout(plan.name, server.name) or rules.new_vm_layout(
+                [d["id"] for d in new_vm["disks"]], [int(d["sizeGb"]) for d in new_vm["disks"]]
+            )
+            rules.device_mapping(ri, layout)
+        except ValueError as exc:
+            reasons.append(str(exc))
+    entry = {
+        "name": server.name,
+        "vmId": vm_id,
+        "target": "new",
+        "recoveryInstanceId": ri["recoveryInstanceID"],
+        "clientDiskId": azure_vms.disk_id_in(vm_id, rules.client_disk_name(name)),
+        "newVm": new_vm,
+    }
+    return entry, layout, reasons
 
 
 def failback_network_check(
@@ -155,11 +249,17 @@ def boot_clients_handler(event: RunTask) -> dict[str, Any]:
     credentials = _Credentials(run)
     instances = recovery_instances_by_server(plan)
     steps: dict[str, str] = {}
-    for t in _targets(run, plan):
+    for sid, entry in _servers(run).items():
+        if entry.get("target") == "new":
+            created = _converge_new_vm(run, plan, sid, entry, credentials, instances)
+            if created != "exists":
+                steps[entry["name"]] = created
+                continue
+        t = _target(plan, sid, entry)
         step = rules.next_step_to_client(t.vm, t.layout, t.disk)
         steps[t.server.name] = step
         if step == "deallocate":
-            azure_vms.begin_power(t.server.azure_vm_id, "deallocate")
+            azure_vms.begin_power(t.vm_id, "deallocate")
         elif step == "create_client_disk":
             tags = {rules.CLIENT_DISK_TAG: plan.name, PLAN_TAG: plan.name, RUN_TAG: run.run_id}
             azure_vms.begin_create_disk(
@@ -168,7 +268,7 @@ def boot_clients_handler(event: RunTask) -> dict[str, Any]:
         elif step == "swap_to_client":
             body = _put_body(t.document)
             body["properties"]["storageProfile"]["osDisk"] = _os_disk(t.document, t.disk.disk_id)
-            azure_vms.begin_put_vm(t.server.azure_vm_id, body)
+            azure_vms.begin_put_vm(t.vm_id, body)
         elif step == "attach_own_os_disk":
             mapping = rules.device_mapping(instances[t.sid], t.layout)
             body = _put_body(t.document)
@@ -179,11 +279,83 @@ def boot_clients_handler(event: RunTask) -> dict[str, Any]:
             }
             body["properties"]["storageProfile"]["dataDisks"].append(own)
             body["properties"]["userData"] = credentials.document(t.entry["recoveryInstanceId"], mapping)
-            azure_vms.begin_put_vm(t.server.azure_vm_id, body)
+            azure_vms.begin_put_vm(t.vm_id, body)
         elif step == "start":
-            azure_vms.begin_power(t.server.azure_vm_id, "start")
+            azure_vms.begin_power(t.vm_id, "start")
             run.update_record({f"failback.servers.{t.sid}.clientStartedAt": iso(now())})
     return _converged(steps)
+
+
+def _converge_new_vm(
+    run: RunContext,
+    plan: Plan,
+    sid: str,
+    entry: dict[str, Any],
+    credentials: _Credentials,
+    instances: dict[str, dict[str, Any]],
+) -> str:
+    """Target "new", until the VM exists: its empty disks, the client disk, then the VM booting the client
+    with the empty disks attached and the failback document in userData. "exists" once it does (found by
+    its name, and its tag says this plan's failback made it)."""
+    new_vm = entry["newVm"]
+    vm_id = entry["vmId"]
+    vm_tags = azure_vms.vm_tags(vm_id)
+    disks = [azure_vms.client_disk(d["id"])[0] for d in new_vm["disks"]]
+    client, _tags = azure_vms.client_disk(entry["clientDiskId"])
+    try:
+        step = rules.next_step_new_vm(
+            vm_exists=vm_tags is not None,
+            vm_ours=(vm_tags or {}).get(rules.NEW_VM_TAG) == plan.name,
+            disks=disks,
+            client=client,
+        )
+    except ValueError as exc:
+        raise FailbackFailed(f"{entry['name']} ({vm_id}): {exc}") from None
+    tags = {rules.NEW_VM_TAG: plan.name, PLAN_TAG: plan.name, RUN_TAG: run.run_id}
+    if step == "create_disks":
+        for index, (disk, state) in enumerate(zip(new_vm["disks"], disks, strict=True)):
+            if state.exists:
+                continue
+            root = index == 0  # receives the root volume, then becomes the OS disk
+            azure_vms.begin_create_empty_disk(
+                disk["id"],
+                new_vm["location"],
+                int(disk["sizeGb"]),
+                tags,
+                os_type=new_vm["osType"] if root else None,
+                hyper_v_generation=new_vm["hyperVGeneration"] if root else None,
+            )
+    elif step == "create_client_disk":
+        client_tags = {**tags, rules.CLIENT_DISK_TAG: plan.name}
+        azure_vms.begin_create_disk(
+            entry["clientDiskId"], new_vm["location"], plan.azure.failback.image_id, client_tags
+        )
+    elif step == "create_vm":
+        layout = _layout(plan, plan.server_by_source_id(sid))
+        mapping = rules.device_mapping(instances[sid], layout)
+        data_disks = [(layout.own_os_disk_lun(), layout.os_disk_id)] + [
+            (d.lun, d.disk_id) for d in layout.data_disks
+        ]
+        azure_vms.begin_create_vm_from_disks(
+            vm_id,
+            location=new_vm["location"],
+            vm_size=new_vm["vmSize"],
+            subnet_id=new_vm["subnetId"],
+            os_disk_id=entry["clientDiskId"],
+            os_type=new_vm["osType"],
+            data_disks=data_disks,
+            user_data=credentials.document(entry["recoveryInstanceId"], mapping),
+            tags=tags,
+        )
+        # A VM boots when it is created: the client's pairing time starts now.
+        run.update_record(
+            {
+                f"failback.servers.{sid}.vmCreatedAt": iso(now()),
+                f"failback.servers.{sid}.clientStartedAt": iso(now()),
+            }
+        )
+        return "wait"
+    return step
 
 
 class ReadyInput(RunTask, frozen=True):
@@ -232,20 +404,20 @@ def _tend_clients(run: RunContext, plan: Plan, servers: dict[str, Any], states: 
         server = plan.server_by_source_id(sid)
         if states.get(sid) in PAIRED_STATES:
             if not entry.get("userDataClearedAt"):
-                _clear_user_data(server.azure_vm_id)
+                _clear_user_data(entry["vmId"])
                 run.update_record({f"failback.servers.{sid}.userDataClearedAt": iso(now())})
             continue
         started = entry.get("clientStartedAt")
         if started and now() - _parse(started) > pairing:
             instances = instances or recovery_instances_by_server(plan)
-            vm, document, _generation = azure_vms.vm_now(server.azure_vm_id)
+            vm, document, _generation = azure_vms.vm_now(entry["vmId"])
             if vm.busy:
                 continue
             body = _put_body(document)
             mapping = rules.device_mapping(instances[sid], _layout(plan, server))
             body["properties"]["userData"] = credentials.document(entry["recoveryInstanceId"], mapping)
-            azure_vms.begin_put_vm(server.azure_vm_id, body).result()
-            azure_vms.begin_power(server.azure_vm_id, "restart")
+            azure_vms.begin_put_vm(entry["vmId"], body).result()
+            azure_vms.begin_power(entry["vmId"], "restart")
             logger.warning(
                 "failback client did not pair: fresh credentials, restarted", extra={"server": server.name}
             )
@@ -285,7 +457,7 @@ def restore_handler(event: RunTask) -> dict[str, Any]:
             raise FailbackFailed(f"{t.server.name}: {exc}") from None
         steps[t.server.name] = step
         if step == "deallocate":
-            azure_vms.begin_power(t.server.azure_vm_id, "deallocate")
+            azure_vms.begin_power(t.vm_id, "deallocate")
         elif step in ("detach_own_os_disk", "swap_back", "clear_user_data"):
             body = _put_body(t.document)
             storage = body["properties"]["storageProfile"]
@@ -296,7 +468,7 @@ def restore_handler(event: RunTask) -> dict[str, Any]:
             if step == "swap_back":
                 storage["osDisk"] = _os_disk(t.document, t.layout.os_disk_id)
             body["properties"]["userData"] = ""
-            azure_vms.begin_put_vm(t.server.azure_vm_id, body)
+            azure_vms.begin_put_vm(t.vm_id, body)
         elif step == "delete_client_disk":
             # Only the disk this plan's failback made, by name and tag: never a disk with workload data.
             if t.disk_tags.get(rules.CLIENT_DISK_TAG) != plan.name:
@@ -305,7 +477,7 @@ def restore_handler(event: RunTask) -> dict[str, Any]:
                 )
             azure_vms.begin_delete_disk(t.disk.disk_id)
         elif step == "start":
-            azure_vms.begin_power(t.server.azure_vm_id, "start")
+            azure_vms.begin_power(t.vm_id, "start")
         elif step == "done":
             state_store.delete_item(layout_key(plan.name, t.server.name))
     result = _converged(steps)
@@ -322,10 +494,12 @@ def clear_credentials_handler(event: RunTask) -> dict[str, Any]:
     plan = run.load_plan()
     failed: list[str] = []
     cleared = 0
-    for sid in _servers(run):
+    for sid, entry in _servers(run).items():
         server = plan.server_by_source_id(sid)
         try:
-            cleared += _clear_user_data(server.azure_vm_id)
+            if entry.get("target") == "new" and azure_vms.vm_tags(entry["vmId"]) is None:
+                continue  # the new VM was not created: no userData anywhere
+            cleared += _clear_user_data(entry["vmId"])
         except Exception as exc:  # report and go on with the other VMs
             failed.append(f"{server.name}: {type(exc).__name__}")
     run.update_record(
@@ -368,6 +542,7 @@ class _Target:
     sid: str
     entry: dict[str, Any]  # the run record's entry for the server
     server: Server
+    vm_id: str  # the plan's VM, or the VM failback created for it (target "new")
     layout: rules.Layout
     vm: rules.VmNow
     document: dict[str, Any]  # the VM's ARM document
@@ -377,12 +552,17 @@ class _Target:
 
 def _targets(run: RunContext, plan: Plan) -> Iterator[_Target]:
     for sid, entry in _servers(run).items():
-        server = plan.server_by_source_id(sid)
-        layout = _layout(plan, server)
-        vm, document, _generation = azure_vms.vm_now(server.azure_vm_id)
-        _check_not_failed(server, vm)
-        disk, tags = azure_vms.client_disk(entry["clientDiskId"])
-        yield _Target(sid, entry, server, layout, vm, document, disk, tags)
+        yield _target(plan, sid, entry)
+
+
+def _target(plan: Plan, sid: str, entry: dict[str, Any]) -> _Target:
+    server = plan.server_by_source_id(sid)
+    layout = _layout(plan, server)
+    vm_id = str(entry["vmId"])
+    vm, document, _generation = azure_vms.vm_now(vm_id)
+    _check_not_failed(server.name, vm_id, vm)
+    disk, tags = azure_vms.client_disk(entry["clientDiskId"])
+    return _Target(sid, entry, server, vm_id, layout, vm, document, disk, tags)
 
 
 def _servers(run: RunContext) -> dict[str, Any]:
@@ -431,10 +611,10 @@ def _clear_user_data(vm_id: str) -> int:
     return 1
 
 
-def _check_not_failed(server: Server, vm: rules.VmNow) -> None:
+def _check_not_failed(name: str, vm_id: str, vm: rules.VmNow) -> None:
     if vm.provisioning.lower() == "failed":
         raise FailbackFailed(
-            f"{server.name}: Azure reports provisioning state Failed for {server.azure_vm_id} (its last "
+            f"{name}: Azure reports provisioning state Failed for {vm_id} (its last "
             "operation failed): see the VM's activity log, fix it, then run failback again (it resumes)"
         )
 

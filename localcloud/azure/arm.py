@@ -76,6 +76,7 @@ class Arm:
             ("DELETE", re.compile(_VM, re.I), self._delete_vm),
             ("GET", re.compile(_VM + r"/instanceView", re.I), self._instance_view),
             ("POST", re.compile(_VM + r"/(?P<action>start|deallocate|powerOff|restart)", re.I), self._action),
+            ("POST", re.compile(_VM + r"/runCommand", re.I), self._run_command),
             ("GET", re.compile(_COMPUTE + r"/disks", re.I), self._list_disks),
             ("GET", re.compile(_COMPUTE + r"/disks/(?P<name>[^/]+)", re.I), self._get_disk),
             ("PUT", re.compile(_COMPUTE + r"/disks/(?P<name>[^/]+)", re.I), self._put_disk),
@@ -218,6 +219,10 @@ class Arm:
         operation = self.compute.run_action(match["rg"], match["name"], _ACTIONS[match["action"].lower()])
         return Response(202, None, self._lro_headers(request, operation, location=True))
 
+    def _run_command(self, request: Request, match: re.Match[str]) -> Response:
+        operation = self.compute.run_command(match["rg"], match["name"], _json_body(request))
+        return Response(202, None, self._lro_headers(request, operation, location=True))
+
     def _get_disk(self, request: Request, match: re.Match[str]) -> Response:
         return Response(200, self.compute.get_disk(match["rg"], match["name"]))
 
@@ -301,7 +306,8 @@ class Arm:
         if status["status"] == "InProgress":
             return Response(202, None, {"Location": _url(request), **self._poll_hint()})
         if status["status"] == "Succeeded":
-            return Response(200)
+            result = self.compute.operation_result(match["op"])
+            return Response(200, result) if result is not None else Response(200)
         error = status.get("error") or {}
         return _error(
             409, error.get("code", "Conflict"), error.get("message", "The operation did not succeed.")

@@ -58,6 +58,11 @@ VM_SIZES_MB = {
     "Standard_E4s_v5": (4, 32768),
 }
 BootListener = Callable[[str], None]
+# (VM id, script lines) -> (exit status, stdout, stderr): what runs the script inside the guest.
+RunCommandRunner = Callable[[str, list[str]], tuple[int, str, str]]
+# Run Command returns the last 4096 bytes of each output stream (Microsoft Learn, "Run scripts in your
+# Linux VM by using action Run Commands": restrictions).
+RUN_COMMAND_OUTPUT_BYTES = 4096
 
 # action -> (power state while it runs, power state when done)
 _ACTIONS = {
@@ -140,6 +145,7 @@ class Compute:
         self._gallery_images: dict[str, GalleryImage] = {}
         self._operations: dict[str, Operation] = {}
         self._boot_listeners: list[BootListener] = []
+        self._run_command_runner: RunCommandRunner | None = None
         self._failing_actions: set[tuple[str, str]] = set()
         self._galleries: dict[str, Gallery] = {}
         self.blob_lookup: BlobLookup = lambda uri: None  # the blob service sets it
@@ -148,6 +154,10 @@ class Compute:
         """Call listener(vm id) each time a VM boots (start, restart, create). It is called under the
         state lock: it must only hand the work to another thread."""
         self._boot_listeners.append(listener)
+
+    def on_run_command(self, runner: RunCommandRunner) -> None:
+        """Who runs a Run Command script in a guest. Called on a thread of its own, without the lock."""
+        self._run_command_runner = runner
 
     # --- seeding -------------------------------------------------------------------------------
 
@@ -293,6 +303,11 @@ class Compute:
         return operation_json(operation)
 
     @_locked
+    def operation_result(self, operation_id: str) -> Json | None:
+        operation = self._operations.get(operation_id)
+        return None if operation is None else operation.result
+
+    @_locked
     def vm_by_id(self, vm_id: str) -> Json:
         return vm_json(self._vms[vm_id.lower()], instance_view=True)
 
@@ -349,7 +364,11 @@ class Compute:
             "resourceId": vm.id,
             "name": vm.name,
             "location": vm.location,
-            "osDisk": {"id": vm.os_disk.id, "boots": os_disk.boots if os_disk else None},
+            "osDisk": {
+                "id": vm.os_disk.id,
+                "boots": os_disk.boots if os_disk else None,
+                "sizeGB": os_disk.size_gb if os_disk else vm.os_disk.size_gb,
+            },
             "dataDisks": [
                 {"lun": ref.lun, "id": ref.id, "sizeGB": self._disks[ref.id.lower()].size_gb}
                 for ref in vm.data_disks
@@ -422,6 +441,62 @@ class Compute:
                 self._booted(vm)
 
         return self._begin(vm, self.timing.operation, done)
+
+    @_locked
+    def run_command(self, resource_group: str, name: str, body: Json) -> Operation:
+        """Action Run Command (POST .../runCommand): a script run by the VM's guest agent. The VM must be
+        running, and one Run Command runs at a time (Microsoft Learn, action Run Command restrictions)."""
+        vm = self._find_vm(resource_group, name)
+        self._check_can_change(vm, "runCommand")
+        command = body.get("commandId")
+        if not command:
+            raise _invalid("Required parameter 'commandId' is missing (null).")
+        if command != "RunShellScript":
+            raise _invalid(f"The emulator runs commandId 'RunShellScript' only, not '{command}'.")
+        script = body.get("script")
+        if not isinstance(script, list) or not all(isinstance(line, str) for line in script):
+            raise _invalid("Parameter 'script' must be a list of strings.")
+        if vm.power != "running":
+            raise ArmError(
+                409,
+                "OperationNotAllowed",
+                f"Cannot run a command on VM '{name}': the VM is {vm.power}. The operation requires the VM "
+                "to be running.",
+            )
+        if vm.run_command:
+            raise ArmError(
+                409,
+                "Conflict",
+                "Run command extension execution is in progress. Please wait for completion before invoking "
+                "a run command.",
+            )
+        operation = Operation(str(uuid.uuid4()), vm.location, float("inf"), lambda: None)
+        self._operations[operation.id] = operation
+        vm.run_command = operation.id
+        runner = self._run_command_runner
+        thread = threading.Thread(
+            target=self._run_script,
+            args=(vm, list(script), operation, runner),
+            name="run-command",
+            daemon=True,
+        )
+        thread.start()
+        return operation
+
+    def _run_script(
+        self, vm: VirtualMachine, script: list[str], operation: Operation, runner: RunCommandRunner | None
+    ) -> None:
+        if runner is None:
+            status, out, err = 1, "", "no guest agent answers in this VM"
+        else:
+            try:
+                status, out, err = runner(vm.id, script)
+            except Exception as exc:  # the guest failed: reported as the script's failure
+                status, out, err = 1, "", f"{type(exc).__name__}: {exc}"
+        with self._lock:
+            operation.result = _run_command_result(status, out, err)
+            operation.due = self._clock()
+            vm.run_command = None
 
     @_locked
     def fail_next_action(self, vm_id: str, action: str) -> None:
@@ -504,6 +579,14 @@ class Compute:
         if option == "empty":
             if not size:
                 raise _invalid("Required parameter 'diskSizeGB' is missing (null).")
+            # An empty disk may be declared an OS disk (osType, hyperVGeneration): one that will receive an
+            # operating system and then be attached as a VM's OS disk.
+            os_type = properties.get("osType")
+            generation = properties.get("hyperVGeneration")
+            if os_type is not None and os_type not in ("Linux", "Windows"):
+                raise _invalid(f"The value '{os_type}' of parameter 'osType' is invalid.")
+            if generation is not None and generation not in ("V1", "V2"):
+                raise _invalid(f"The value '{generation}' of parameter 'hyperVGeneration' is invalid.")
         elif option == "fromimage":
             reference = creation.get("galleryImageReference") or {}
             if not reference.get("id"):
@@ -707,6 +790,9 @@ class Compute:
         if not (network.get("networkInterfaces") or network.get("networkInterfaceConfigurations")):
             raise _invalid("Required parameter 'networkProfile' is missing (null).")
         storage: Json = properties.get("storageProfile") or {}
+        os_body: Json = storage.get("osDisk") or {}
+        if str(os_body.get("createOption", "")).lower() == "attach":
+            return self._create_from_disk(resource_group, name, body, os_body)
         image_reference: Json | None = storage.get("imageReference")
         if not image_reference:
             raise _invalid("Required parameter 'storageProfile.imageReference' is missing (null).")
@@ -714,9 +800,8 @@ class Compute:
         # A generalized image needs the provisioning settings of the new OS (ARM: InvalidParameter).
         if not properties.get("osProfile"):
             raise _invalid("Required parameter 'osProfile' is missing (null).")
-        os_body: Json = storage.get("osDisk") or {}
         if str(os_body.get("createOption", "FromImage")).lower() != "fromimage":
-            raise _invalid("The emulator supports osDisk.createOption 'FromImage' only.")
+            raise _invalid("The emulator supports osDisk.createOption 'FromImage' and 'Attach' only.")
         image_gb = image.os_disk_gb if image else 30
         os_gb = int(os_body.get("diskSizeGB") or image_gb)
         if os_gb < image_gb:
@@ -761,6 +846,74 @@ class Compute:
             self._materialize_disks(
                 vm, [vm.os_disk, *[d for d in vm.data_disks if d.create_option != "Attach"]]
             )
+            self._booted(vm)
+
+        return vm, self._begin(vm, self.timing.create, done)
+
+    def _create_from_disk(
+        self, resource_group: str, name: str, body: Json, os_body: Json
+    ) -> tuple[VirtualMachine, Operation]:
+        """A VM booting an existing managed disk (osDisk.createOption Attach): the disk is used as it is,
+        so no image and no OS provisioning: ARM refuses an osProfile ("Parameter 'osProfile' is not
+        allowed", Code InvalidParameter, target osProfile), needs the disk's osType, and a diskSizeGB
+        below the disk's size (a disk never shrinks)."""
+        location = str(body["location"])
+        properties: Json = body.get("properties") or {}
+        storage: Json = properties.get("storageProfile") or {}
+        if properties.get("osProfile"):
+            raise _invalid("Parameter 'osProfile' is not allowed.")
+        if storage.get("imageReference"):
+            raise _invalid("Parameter 'imageReference' is not allowed when osDisk.createOption is Attach.")
+        if not os_body.get("osType"):
+            raise _invalid("Required parameter 'osDisk.osType' is missing (null).")
+        wanted = str((os_body.get("managedDisk") or {}).get("id") or "")
+        disk = self._disks.get(wanted.lower()) if wanted else None
+        if disk is None:
+            raise ArmError(404, "NotFound", f"Disk {wanted or '(no managedDisk.id)'} could not be found.")
+        if disk.os_type is None:
+            raise _invalid(f"Disk {disk.name} has no osType and cannot be used as an OS disk.")
+        if os_body.get("diskSizeGB") is not None and int(os_body["diskSizeGB"]) < disk.size_gb:
+            raise ArmError(
+                409,
+                "OperationNotAllowed",
+                f"Disk {disk.name} has {disk.size_gb} GB: a disk size of {os_body['diskSizeGB']} GB is not "
+                "allowed (disks cannot be shrunk).",
+            )
+        vm = VirtualMachine(
+            id=self._id(resource_group, VM_TYPE, name),
+            resource_group=resource_group,
+            name=name,
+            location=location,
+            size=str((properties.get("hardwareProfile") or {})["vmSize"]),
+            tags=dict(body.get("tags") or {}),
+            image_reference={},
+            os_disk=DiskRef(
+                disk.id,
+                disk.name,
+                disk.size_gb,
+                "Attach",
+                delete_option=os_body.get("deleteOption") or "Detach",
+                sku=disk.sku,
+                caching=os_body.get("caching") or "ReadWrite",
+            ),
+            data_disks=[],
+            properties=_echoed(properties),
+            user_data=_checked_user_data(properties.get("userData")),
+            provisioning="Creating",
+            power="starting",
+            hyper_v_generation=disk.hyper_v_generation or "V1",
+            security_profile=properties.get("securityProfile"),
+        )
+        self._check_attachable(vm, disk)
+        vm.data_disks = self._desired_data_disks(vm, storage.get("dataDisks") or [])
+        self._vms[vm.id.lower()] = vm
+        for ref in [vm.os_disk, *vm.data_disks]:
+            if ref.id.lower() in self._disks:
+                self._disks[ref.id.lower()].managed_by = vm.id
+
+        def done() -> None:
+            vm.set_state(provisioning="Succeeded", power="running")
+            self._materialize_disks(vm, [d for d in vm.data_disks if d.create_option != "Attach"])
             self._booted(vm)
 
         return vm, self._begin(vm, self.timing.create, done)
@@ -1089,6 +1242,29 @@ def _location(body: Json) -> str:
     if not location:
         raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
     return str(location)
+
+
+def _run_command_result(status: int, out: str, err: str) -> Json:
+    """RunCommandResult as the Linux Run Command extension reports it: one instance-view status whose
+    message holds the tails of stdout and stderr."""
+    tail_out = out.encode()[-RUN_COMMAND_OUTPUT_BYTES:].decode(errors="replace")
+    tail_err = err.encode()[-RUN_COMMAND_OUTPUT_BYTES:].decode(errors="replace")
+    if status == 0:
+        code, level, display, head = "succeeded", "Info", "Provisioning succeeded", "Enable succeeded: "
+    else:
+        code, level, display = "failed", "Error", "Provisioning failed"
+        head = f"Enable failed: failed to execute command: command terminated with exit status={status}"
+    message = f"{head}\n[stdout]\n{tail_out}\n[stderr]\n{tail_err}"
+    return {
+        "value": [
+            {
+                "code": f"ProvisioningState/{code}",
+                "level": level,
+                "displayStatus": display,
+                "message": message,
+            }
+        ]
+    }
 
 
 def _region(location: str) -> str:

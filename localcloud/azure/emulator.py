@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -202,6 +203,16 @@ class AzureEmulator:
         """Resource groups exist once seeded (seed_vm/seed_image add theirs); others answer 404."""
         self._compute.add_resource_group(name)
 
+    def delete_vm(self, vm_id: str) -> None:
+        """Delete a VM as its owner would in the portal (its disks stay unless set to be deleted with it);
+        returns once it is gone."""
+        vm = self._compute.vm_by_id(vm_id)
+        operation = self._compute.delete_vm(vm_id.split("/")[4], vm["name"])
+        while (
+            operation is not None and self._compute.operation_status(operation.id)["status"] == "InProgress"
+        ):
+            time.sleep(self.timing.poll)
+
     def vm(self, vm_id: str) -> dict[str, Any]:
         """The VM as ARM returns it with $expand=instanceView. KeyError if there is none."""
         return self._compute.vm_by_id(vm_id)
@@ -249,6 +260,10 @@ class AzureEmulator:
     def on_boot(self, listener: Any) -> None:
         """listener(vm id) on every boot; called under the state lock, so it must only hand work off."""
         self._compute.on_boot(listener)
+
+    def on_run_command(self, runner: Any) -> None:
+        """runner(vm id, script lines) -> (exit status, stdout, stderr) runs Run Command scripts in guests."""
+        self._compute.on_run_command(runner)
 
     def guest(self, vm_id: str) -> dict[str, Any] | None:
         """What a running VM has booted (see Compute.guest); None when it is not running."""

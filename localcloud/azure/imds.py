@@ -4,7 +4,8 @@ Real IMDS answers on http://169.254.169.254 and knows the caller by its network 
 loopback server serves every VM and a guest is given the base URL `http://127.0.0.1:PORT/guest/<vmId>`.
 Rules kept from the real service (Microsoft Learn, "Azure Instance Metadata Service"): the header
 `Metadata: true` is required, a request carrying `X-Forwarded-For` is refused, `api-version` is required,
-and `compute/userData` answers the VM's userData as base64 text.
+`compute/userData` answers the VM's userData as base64 text, and `compute/storageProfile` lists the
+VM's disks with their sizes (as strings, as the real service gives them).
 """
 
 from __future__ import annotations
@@ -39,6 +40,16 @@ class Imds:
             "resourceId": guest["resourceId"],
             "vmId": guest["vmId"],
             "userData": guest["userData"],
+            "storageProfile": {
+                "osDisk": {
+                    "name": guest["osDisk"]["id"].rsplit("/", 1)[-1],
+                    "diskSizeGB": str(guest["osDisk"]["sizeGB"]),
+                },
+                "dataDisks": [
+                    {"lun": str(d["lun"]), "name": d["id"].rsplit("/", 1)[-1], "diskSizeGB": str(d["sizeGB"])}
+                    for d in guest["dataDisks"]
+                ],
+            },
         }
         if rest == "/compute/userData":
             return Response(200, text=guest["userData"])

@@ -135,6 +135,7 @@ class VirtualMachine:
     provisioning: str = "Succeeded"  # Creating | Updating | Deleting | Succeeded
     power: str = "running"  # a key of _POWER_DISPLAY
     pending_operation: str | None = None
+    run_command: str | None = None  # the Run Command under way (one at a time per VM)
     changed_at: str = field(default_factory=now_iso)
     vm_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     time_created: str = field(default_factory=now_iso)
@@ -157,6 +158,7 @@ class Operation:
     status: str = "InProgress"  # InProgress | Succeeded | Canceled
     end_time: str | None = None
     error: Json | None = None
+    result: Json | None = None  # the final result of an action that has one (Run Command)
 
 
 def vm_json(vm: VirtualMachine, *, instance_view: bool = False, user_data: bool = False) -> Json:
@@ -173,6 +175,8 @@ def vm_json(vm: VirtualMachine, *, instance_view: bool = False, user_data: bool 
         "provisioningState": vm.provisioning,
         "timeCreated": vm.time_created,
     }
+    if not vm.image_reference:  # a VM booting an attached disk has no image
+        del properties["storageProfile"]["imageReference"]
     if instance_view:
         properties["instanceView"] = instance_view_json(vm)
     if user_data and vm.user_data:

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from lambdas.quotas import DEFAULT_QUOTAS, DrsQuotas
-from localcloud.drs import errors, protocol
+from localcloud.drs import agents, errors, protocol
 from localcloud.drs.api import DrsApi
 from localcloud.drs.ec2 import Ec2, Launched
 from localcloud.drs.engine import Engine, Work
@@ -75,7 +75,7 @@ class DrsEmulator:
             return self
         self._stopping.clear()
         self._server = DrsHttpServer(
-            _Backend(self._lock, self._faults, self._api, self._request_log, self._pair)
+            _Backend(self._lock, self._faults, self._api, self._request_log, self._pair, self._register_agent)
         )
         self._threads = [
             threading.Thread(target=self._server.serve_forever, name="drs-http", daemon=True),
@@ -217,6 +217,13 @@ class DrsEmulator:
         self._engine.paired(instance, now)
         return {"failbackClientID": client_id}
 
+    def _register_agent(self, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
+        """An agent installer's registration (see agents.py); runs under the lock."""
+        sid = agents.register(
+            self._store, self._authorizer, headers, raw, utcnow(), self.timing.snapshot_interval
+        )
+        return {"sourceServerID": sid}
+
     # -- the ticker --------------------------------------------------------------------------------
 
     def _run_ticker(self) -> None:
@@ -298,13 +305,19 @@ class _Backend(protocol.Backend):
     api: DrsApi
     request_log: list[tuple[str, int]]
     pair: Callable[[dict[str, str], bytes], dict[str, Any]]
+    register_agent: Callable[[dict[str, str], bytes], dict[str, Any]]
 
     def private(self, operation: str, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
-        """The failback client's own operations (not in the public API model)."""
-        if operation != "AssociateFailbackClientToRecoveryInstanceForDrs":
+        """The failback client's and the agent installer's own operations (not in the public API model)."""
+        handlers = {
+            "AssociateFailbackClientToRecoveryInstanceForDrs": self.pair,
+            agents.OPERATION: self.register_agent,
+        }
+        handler = handlers.get(operation)
+        if handler is None:
             raise errors.ApiError("UnknownOperationException", f"Unknown operation {operation}")
         with self.lock:
-            return self.pair(headers, raw)
+            return handler(headers, raw)
 
     def injected_error(self, operation: str) -> errors.ApiError | None:
         with self.lock:

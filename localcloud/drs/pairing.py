@@ -39,7 +39,7 @@ def pair(
     instance_id = str(body.get("recoveryInstanceID") or "")
     instance = store.instances.get(instance_id)
     resource = instance.arn if instance else arn(store.region, f"recovery-instance/{instance_id}")
-    _authorize(authorizer, headers, resource)
+    authorize(authorizer, headers, ACTION, resource)
     if instance is None:
         raise errors.not_found("recovery instance", instance_id or "(none)")
     _check_pairable(instance)
@@ -51,20 +51,23 @@ def pair(
     failback.client_id = new_id("fbc-")
     failback.client_machine = machine
     failback.targets = targets
+    source = store.servers.get(instance.source_server_id)
+    failback.to_original = bool(source and (source.hardware_id or "").lower() == machine.lower())
     failback.client_last_seen = now
     return failback.client_id
 
 
-def _authorize(authorizer: Authorizer | None, headers: dict[str, str], resource: str) -> None:
+def authorize(authorizer: Authorizer | None, headers: dict[str, str], action: str, resource: str) -> None:
+    """The SigV4 caller's credentials must be valid and allow `action` on `resource` (else ApiError)."""
     match = _CREDENTIAL.search(headers.get("authorization", ""))
     token = headers.get("x-amz-security-token", "")
     if match is None:
         raise errors.ApiError("MissingAuthenticationTokenException", "Missing Authentication Token")
     if authorizer is None:
         raise errors.ApiError(
-            "AccessDeniedException", "the emulator has no IAM to authorize failback clients"
+            "AccessDeniedException", "the emulator has no IAM to authorize DRS's own clients"
         )
-    authorizer.authorize(match["key"], token, ACTION, resource)
+    authorizer.authorize(match["key"], token, action, resource)
 
 
 def _check_pairable(instance: RecoveryInstance) -> None:

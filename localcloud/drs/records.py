@@ -195,6 +195,7 @@ class Failback:
     replication_name: str = ""
     bandwidth_throttling: int = 0
     use_private_ip: bool = False
+    to_original: bool = True  # the client runs on the source server's own machine
 
     def reset(self) -> None:
         self.state = "FAILBACK_NOT_STARTED"
@@ -205,7 +206,7 @@ class Failback:
         item: dict[str, Any] = {"state": self.state}
         if self.client_id:
             item["failbackClientID"] = self.client_id
-            item["failbackToOriginalServer"] = True
+            item["failbackToOriginalServer"] = self.to_original
         if self.client_last_seen:
             item["failbackClientLastSeenByServiceDateTime"] = iso(self.client_last_seen)
         if self.initiated:

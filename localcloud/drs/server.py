@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 from localcloud.drs import errors, protocol
 
 # Operations of DRS's own clients (agents, failback clients), not in the public API model.
-PRIVATE_OPERATIONS = {"/AssociateFailbackClientToRecoveryInstanceForDrs"}
+PRIVATE_OPERATIONS = {"/AssociateFailbackClientToRecoveryInstanceForDrs", "/CreateSourceServerForDrs"}
 
 
 class Backend(protocol.Backend, Protocol):

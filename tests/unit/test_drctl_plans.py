@@ -68,6 +68,24 @@ def test_azure_findings(plan: Plan) -> None:
     assert all("resource group rg-shop-prod not found" in f.message for f in missing_group)
 
 
+def test_a_missing_vm_of_a_server_failing_back_to_a_new_vm_is_a_warning(
+    sample_plan_document: dict[str, Any],
+) -> None:
+    document = copy.deepcopy(sample_plan_document)
+    subnet = (
+        f"/subscriptions/{document['azure']['subscription_id']}/resourceGroups/rg/providers/Microsoft.Network"
+        "/virtualNetworks/vnet/subnets/app"
+    )
+    document["waves"][-1]["servers"][-1]["failback"] = {
+        "target": "new",
+        "new_vm": {"location": "westeurope", "vm_size": "Standard_D2s_v5", "subnet_id": subnet},
+    }
+    groups: dict[str, set[str] | None] = {"rg-shop-prod": {"shop-db-1", "shop-app-1", "shop-app-2"}}
+    findings = plans.azure_findings(parse_plan(document), groups)
+    assert severities(findings) == [("warning", "shop-reports"), ("ok", "")]
+    assert "failback target 'new' creates a new VM" in findings[0].message
+
+
 def test_wave_findings(sample_plan_document: dict[str, Any]) -> None:
     template = sample_plan_document["waves"][0]["servers"][0]
     servers = [
