@@ -64,6 +64,9 @@ TASKS = [
         "replication_monitor",
         "lambdas.handlers.replication_monitor.handler",
         "Replication health of every plan; close runs whose execution ended; terminate drills' leftovers",
+        # Azure: a stopped failback's credentials are cleared from its VMs' userData by the sweep.
+        flavour="azure",
+        reads_azure_secret=True,
         drs_read=DRS_READ,
         drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
         plans_jobs=True,

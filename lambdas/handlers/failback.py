@@ -491,21 +491,24 @@ def clear_credentials_handler(event: RunTask) -> dict[str, Any]:
     """After a failure: no failback document (credentials) stays in any VM's userData. Best effort per VM;
     what could not be cleared is named (the credentials expire within the hour anyway)."""
     run = event.run
-    plan = run.load_plan()
+    outcome = clear_failback_credentials(_servers(run))
+    run.update_record({"failback.credentialsCleared": outcome})
+    return {"cleared": outcome["cleared"], "failed": outcome["failed"]}
+
+
+def clear_failback_credentials(servers: dict[str, Any]) -> dict[str, Any]:
+    """Clear the failback document from the userData of every VM of a run's failback record (also used
+    by the sweep for a stopped run). Best effort per VM; what could not be cleared is named."""
     failed: list[str] = []
     cleared = 0
-    for sid, entry in _servers(run).items():
-        server = plan.server_by_source_id(sid)
+    for sid, entry in servers.items():
         try:
             if entry.get("target") == "new" and azure_vms.vm_tags(entry["vmId"]) is None:
                 continue  # the new VM was not created: no userData anywhere
             cleared += _clear_user_data(entry["vmId"])
         except Exception as exc:  # report and go on with the other VMs
-            failed.append(f"{server.name}: {type(exc).__name__}")
-    run.update_record(
-        {"failback.credentialsCleared": {"at": iso(now()), "cleared": cleared, "failed": failed}}
-    )
-    return {"cleared": cleared, "failed": failed}
+            failed.append(f"{entry.get('name', sid)}: {type(exc).__name__}")
+    return {"at": iso(now()), "cleared": cleared, "failed": failed}
 
 
 # -- helpers ------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@
    instances launched by an ended drill of this plan (found by the job's tags); it never touches a running
    drill's instances, nor drill instances launched outside the orchestrator. An instance whose source server
    is still in a DRS job (DRS allows one job per server) is left for the next sweep.
-The first step runs before the second, so a stopped drill's instances go in the same sweep.
+The first step runs before the second, so a stopped drill's instances go in the same sweep. A stopped
+failback also has the failback credentials cleared from its VMs' userData in the first step.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def close_aborted(plan: str, record: dict[str, Any], execution: dict[str, Any]) 
         },
         {":lifecycle": new_state, ":incomplete": incomplete, ":arn": record["executionArn"], ":now": ended},
     )
-    summary = {
+    summary: dict[str, Any] = {
         "plan": plan,
         "workflow": workflow,
         "execution": record["executionArn"],
@@ -83,6 +84,16 @@ def close_aborted(plan: str, record: dict[str, Any], execution: dict[str, Any]) 
         "lockReleased": released is not None,
         "lifecycle": new_state if released is not None else None,
     }
+    failback_servers = (record.get("failback") or {}).get("servers") or {}
+    if workflow == "failback" and failback_servers:
+        # A stopped failback never ran its "clear credentials" step: no credential stays in userData.
+        from lambdas.handlers.failback import clear_failback_credentials
+
+        outcome = clear_failback_credentials(failback_servers)
+        state_store.set_fields(
+            state_store.run_key(plan, record["sk"]), {"failback.credentialsCleared": outcome}
+        )
+        summary["credentialsCleared"] = outcome
     logger.warning("closed a run whose execution ended without closing it", extra=summary)
     notify.publish(f"[DR] {workflow} {execution['status'].lower()} for {plan}: run closed ABORTED", summary)
     return True

@@ -138,3 +138,29 @@ def test_a_stopped_recovery_that_changed_production_is_left_failed_over_incomple
     assert state["lifecycle"] == "FAILED_OVER" and state["incomplete"] is True
     assert "activeExecution" not in state
     assert "TerminateRecoveryInstances" not in [op for op, _ in cloud.drs.request_log]
+
+
+def test_a_failback_stopped_before_its_clients_paired_leaves_no_credential_in_user_data(
+    cloud: LocalCloud, plan: Plan
+) -> None:
+    assert cloud.run("recovery", event("recovery.json"), timeout=180)["status"] == "SUCCEEDED"
+    cloud.iam.expire_next_credentials()  # the clients cannot pair: the documents stay in userData
+    arn = cloud.start_workflow("failback", event("failback.json"))
+    vms = [s.azure_vm_id for s in plan.servers()]
+    wait_until(lambda: all(cloud.azure.user_data(vm) for vm in vms), timeout=120, message="every document")
+    cloud.client("stepfunctions").stop_execution(executionArn=arn)
+    assert cloud.wait(arn)["status"] == "ABORTED"
+    # The run's own "clear credentials" step never ran.
+    assert all(cloud.azure.user_data(vm) for vm in vms)
+
+    cloud.clock.advance_to_next("rule", monitor_rule(cloud))
+
+    record = wait_until(
+        lambda: (r := run_record(plan, arn))["failback"].get("credentialsCleared") and r,
+        message="the sweep to clear the credentials",
+    )
+    assert record["status"] == "ABORTED" and record["closedBy"] == "sweep"
+    assert record["failback"]["credentialsCleared"]["failed"] == []
+    assert record["failback"]["credentialsCleared"]["cleared"] == len(vms)
+    assert all(cloud.azure.user_data(vm) == "" for vm in vms)
+    assert plan_state(plan)["lifecycle"] == "FAILED_OVER" and "activeExecution" not in plan_state(plan)
