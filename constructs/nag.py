@@ -66,7 +66,12 @@ SUPPRESSIONS = [
             "DRS recovery instance ids exist only after a launch; access is limited to recovery instances "
             "of this account and region, and the handlers only act on instances of the plan's source servers."
         ),
-        applies_to=["Resource::arn:<AWS::Partition>:drs:<AWS::Region>:<AWS::AccountId>:recovery-instance/*"],
+        applies_to=[
+            _regex(
+                r"^Resource::arn:(<AWS::Partition>|aws[a-z-]*):drs:(<AWS::Region>|[a-z0-9-]+):"
+                r"(<AWS::AccountId>|[0-9]{12}):recovery-instance/\*$"
+            )
+        ],
     ),
     NagPackSuppression(
         id="AwsSolutions-IAM5",
@@ -74,7 +79,12 @@ SUPPRESSIONS = [
             "Source servers are granted by an aws:ResourceTag condition (dr-orchestrator:stack = the stack), "
             "which keeps the policy one size for 300 servers; a server not tagged for the stack is refused."
         ),
-        applies_to=["Resource::arn:<AWS::Partition>:drs:<AWS::Region>:<AWS::AccountId>:source-server/*"],
+        applies_to=[
+            _regex(
+                r"^Resource::arn:(<AWS::Partition>|aws[a-z-]*):drs:(<AWS::Region>|[a-z0-9-]+):"
+                r"(<AWS::AccountId>|[0-9]{12}):source-server/\*$"
+            )
+        ],
     ),
     NagPackSuppression(
         id="AwsSolutions-IAM5",
@@ -83,7 +93,10 @@ SUPPRESSIONS = [
             "ended): executions of this stack's state machines only."
         ),
         applies_to=[
-            _regex(r"^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*$")
+            _regex(
+                r"^Resource::arn:(<AWS::Partition>|aws[a-z-]*):states:(<AWS::Region>|[a-z0-9-]+):"
+                r"(<AWS::AccountId>|[0-9]{12}):execution:.*$"
+            )
         ],
     ),
     NagPackSuppression(

@@ -141,7 +141,8 @@ def matches(pattern: dict[str, Any], event: Any) -> bool:
 
 def fields_named(message: str) -> set[str]:
     """The top-level fields an `execution input: a: ...; b.c: ...` message names."""
-    parts = message.removeprefix("execution input: ").split("; ")
+    # A quoted bad value may itself hold "; ": split only where the next field's name follows.
+    parts = re.split(r"; (?=[a-z_][a-z0-9_.\[\]]*: )", message.removeprefix("execution input: "))
     return {part.split(":", 1)[0].split(".", 1)[0] for part in parts}
 
 
