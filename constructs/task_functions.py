@@ -294,31 +294,17 @@ class TaskFunctions(Construct):
         # The Failback Client's credentials (DRS user guide: a role with this AWS managed policy, temporary
         # credentials from sts assume-role). Trusted only by the tasks that hand them to the client; a role
         # session started by a Lambda role session lasts at most one hour.
-        self.failback_installation_role = iam.Role(
-            self,
+        self.failback_installation_role = self._installation_role(
             "FailbackInstallationRole",
-            assumed_by=iam.AccountRootPrincipal(),
-            description="DRS Failback Client pairing credentials (short-lived, written to the VM's userData)",
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name(
-                    "AWSElasticDisasterRecoveryFailbackInstallationPolicy"
-                )
-            ],
-            max_session_duration=Duration.hours(1),
+            "DRS Failback Client pairing credentials (short-lived, written to the VM's userData)",
+            "AWSElasticDisasterRecoveryFailbackInstallationPolicy",
         )
         # The AWS Replication Agent installer's credentials for a VM failback created (DRS user guide: a role
         # with this AWS managed policy, temporary credentials). Trusted only by the task that installs.
-        self.agent_installation_role = iam.Role(
-            self,
+        self.agent_installation_role = self._installation_role(
             "AgentInstallationRole",
-            assumed_by=iam.AccountRootPrincipal(),
-            description="AWS Replication Agent installer credentials (short-lived, sent by Run Command)",
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name(
-                    "AWSElasticDisasterRecoveryAgentInstallationPolicy"
-                )
-            ],
-            max_session_duration=Duration.hours(1),
+            "AWS Replication Agent installer credentials (short-lived, sent by Run Command)",
+            "AWSElasticDisasterRecoveryAgentInstallationPolicy",
         )
         issuers: list[lambda_.Function] = []
         agent_issuers: list[lambda_.Function] = []
@@ -382,6 +368,18 @@ class TaskFunctions(Construct):
             self.functions[spec.key] = function
         _trust_only(self.failback_installation_role, issuers)
         _trust_only(self.agent_installation_role, agent_issuers)
+
+    def _installation_role(self, construct_id: str, description: str, managed_policy: str) -> iam.Role:
+        """A role whose short-lived credentials a task hands to a DRS client on an Azure VM (trust set by
+        _trust_only once the issuing functions exist)."""
+        return iam.Role(
+            self,
+            construct_id,
+            assumed_by=iam.AccountRootPrincipal(),
+            description=description,
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(managed_policy)],
+            max_session_duration=Duration.hours(1),
+        )
 
 
 def _trust_only(role: iam.Role, issuers: list[lambda_.Function]) -> None:

@@ -128,6 +128,51 @@ def _set_slice(key: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def release_lock(
+    plan: str,
+    execution_arn: str,
+    lifecycle: str,
+    incomplete: bool,
+    at: str,
+    also: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """Settle the plan's lifecycle and release its lock, if `execution_arn` still holds it (None when it
+    does not); `also` sets more top-level fields in the same write."""
+    names = {
+        "#lifecycle": "lifecycle",
+        "#incomplete": "incomplete",
+        "#lastExecution": "lastExecution",
+        "#updatedAt": "updatedAt",
+        "#active": "activeExecution",
+        "#activeWorkflow": "activeWorkflow",
+        "#lockedAt": "lockedAt",
+        "#pendingApproval": "pendingApproval",
+    }
+    values: dict[str, Any] = {
+        ":lifecycle": lifecycle,
+        ":incomplete": incomplete,
+        ":execution": execution_arn,
+        ":now": at,
+    }
+    assignments = [
+        "#lifecycle = :lifecycle",
+        "#incomplete = :incomplete",
+        "#lastExecution = :execution",
+        "#updatedAt = :now",
+    ]
+    for index, (field, value) in enumerate((also or {}).items()):
+        names[f"#also{index}"] = field
+        values[f":also{index}"] = value
+        assignments.append(f"#also{index} = :also{index}")
+    return conditional_update(
+        plan_key(plan),
+        "SET " + ", ".join(assignments) + " REMOVE #active, #activeWorkflow, #lockedAt, #pendingApproval",
+        "#active = :execution",
+        names,
+        values,
+    )
+
+
 def record_automatic_failover(plan: str, at: str) -> None:
     """Stamp the flapping guard: an alarm-started run is about to change production (see begin_run)."""
     set_fields(plan_key(plan), {"lastAutomaticFailover": at})

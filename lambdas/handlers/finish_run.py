@@ -48,40 +48,16 @@ def handler(event: FinishInput) -> dict[str, Any]:
     ended = iso(now())
     measured = measurements(record, plan.targets.rto_minutes, plan.targets.rpo_minutes)
 
-    extra_set = ""
-    values: dict[str, Any] = {
-        ":execution": run.execution_arn,
-        ":lifecycle": new_state,
-        ":incomplete": incomplete,
-        ":now": ended,
-    }
+    also: dict[str, Any] = {}
     if run.is_drill:
-        extra_set = ", #lastDrill = :drill"
-        values[":drill"] = {
+        also["lastDrill"] = {
             "at": ended,
             "result": "SUCCEEDED" if succeeded else "FAILED",
             "executionArn": run.execution_arn,
             "rtoSeconds": measured["rto_seconds"],
             "rpoSeconds": measured["rpo_seconds"],
         }
-    released = state_store.conditional_update(
-        state_store.plan_key(run.plan),
-        "SET #lifecycle = :lifecycle, #incomplete = :incomplete, #lastExecution = :execution, "
-        "#updatedAt = :now" + extra_set + " REMOVE #active, #activeWorkflow, #lockedAt, #pendingApproval",
-        "#active = :execution",
-        {
-            "#lifecycle": "lifecycle",
-            "#incomplete": "incomplete",
-            "#lastExecution": "lastExecution",
-            "#updatedAt": "updatedAt",
-            "#active": "activeExecution",
-            "#activeWorkflow": "activeWorkflow",
-            "#lockedAt": "lockedAt",
-            "#pendingApproval": "pendingApproval",
-            **({"#lastDrill": "lastDrill"} if run.is_drill else {}),
-        },
-        values,
-    )
+    released = state_store.release_lock(run.plan, run.execution_arn, new_state, incomplete, ended, also)
     if released is None:
         state = state_store.get_item(state_store.plan_key(run.plan))
         if state.get("lastExecution") != run.execution_arn:

@@ -59,23 +59,7 @@ def close_aborted(plan: str, record: dict[str, Any], execution: dict[str, Any]) 
     new_state, incomplete = lifecycle.lifecycle_after(
         workflow, False, workflow == "recovery" and lifecycle.changed_production(record)
     )
-    released = state_store.conditional_update(
-        state_store.plan_key(plan),
-        "SET #lifecycle = :lifecycle, #incomplete = :incomplete, #lastExecution = :arn, #updatedAt = :now "
-        "REMOVE #active, #activeWorkflow, #lockedAt, #pendingApproval",
-        "#active = :arn",
-        {
-            "#lifecycle": "lifecycle",
-            "#incomplete": "incomplete",
-            "#lastExecution": "lastExecution",
-            "#updatedAt": "updatedAt",
-            "#active": "activeExecution",
-            "#activeWorkflow": "activeWorkflow",
-            "#lockedAt": "lockedAt",
-            "#pendingApproval": "pendingApproval",
-        },
-        {":lifecycle": new_state, ":incomplete": incomplete, ":arn": record["executionArn"], ":now": ended},
-    )
+    released = state_store.release_lock(plan, record["executionArn"], new_state, incomplete, ended)
     summary: dict[str, Any] = {
         "plan": plan,
         "workflow": workflow,

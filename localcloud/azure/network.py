@@ -167,21 +167,19 @@ class Network:
             return copy.deepcopy(self._nsg(nsg_id))
 
     def _nic(self, nic_id: str) -> Json:
-        nic = self._nics.get(nic_id.lower())
-        if nic is None:
-            raise ArmError(
-                404,
-                "ResourceNotFound",
-                f"The Resource '{_NETWORK}/networkInterfaces/{nic_id.rsplit('/', 1)[-1]}' was not found.",
-            )
-        return nic
+        return _found(self._nics, "networkInterfaces", nic_id)
 
     def _nsg(self, nsg_id: str) -> Json:
-        nsg = self._nsgs.get(nsg_id.lower())
-        if nsg is None:
-            raise ArmError(
-                404,
-                "ResourceNotFound",
-                f"The Resource '{_NETWORK}/networkSecurityGroups/{nsg_id.rsplit('/', 1)[-1]}' was not found.",
-            )
-        return nsg
+        return _found(self._nsgs, "networkSecurityGroups", nsg_id)
+
+
+def _found(resources: dict[str, Json], kind: str, resource_id: str) -> Json:
+    """A resource by id (case-insensitive, as ARM ids are), or ARM's ResourceNotFound."""
+    resource = resources.get(resource_id.lower())
+    if resource is None:
+        raise ArmError(
+            404,
+            "ResourceNotFound",
+            f"The Resource '{_NETWORK}/{kind}/{resource_id.rsplit('/', 1)[-1]}' was not found.",
+        )
+    return resource
