@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdas.adapters.azure_compute import network
+from lambdas.adapters.azure_compute import azure_errors, classify, network
 from lambdas.adapters.azure_vms import ResourceRef, _call, rest
 
 Rules = list[dict[str, Any]]
@@ -44,11 +44,30 @@ def outbound_path(vm_document: dict[str, Any]) -> tuple[list[tuple[str, Rules]],
     configuration = (_primary(properties.get("ipConfigurations") or [{}]).get("properties")) or {}
     subnet_id = (configuration.get("subnet") or {}).get("id")
     if subnet_id:
-        parts = subnet_id.strip("/").split("/")
-        subnet = rest(
-            _call(client.subnets.get, ResourceRef.parse(subnet_id).resource_group, parts[-3], parts[-1])
-        )
-        subnet_nsg = ((subnet.get("properties") or {}).get("networkSecurityGroup") or {}).get("id")
+        subnet_nsg = _subnet_nsg(client, subnet_id)
         if subnet_nsg:
             nsg_ids.append(subnet_nsg)
     return [_nsg_rules(i) for i in nsg_ids], configuration.get("privateIPAddress")
+
+
+def subnet_path(subnet_id: str) -> list[tuple[str, Rules]] | None:
+    """The NSGs on the outbound path of a NIC to be created in this subnet without an NSG of its own (a VM
+    failback creates); None when the subnet does not exist."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    ref = ResourceRef.parse(subnet_id)
+    try:
+        subnet_nsg = _subnet_nsg(network(ref.subscription_id), subnet_id, translate=False)
+    except ResourceNotFoundError:
+        return None
+    except azure_errors() as exc:
+        raise classify(exc) from None
+    return [_nsg_rules(subnet_nsg)] if subnet_nsg else []
+
+
+def _subnet_nsg(client: Any, subnet_id: str, *, translate: bool = True) -> str | None:
+    parts = subnet_id.strip("/").split("/")
+    get = client.subnets.get
+    args = (ResourceRef.parse(subnet_id).resource_group, parts[-3], parts[-1])
+    subnet = rest(_call(get, *args) if translate else get(*args))
+    return ((subnet.get("properties") or {}).get("networkSecurityGroup") or {}).get("id")

@@ -82,12 +82,20 @@ def prepare_handler(event: RunTask) -> dict[str, Any]:
         if plan.failback_target(server) == "new":
             entry, layout, reasons = _prepare_new_vm(plan, server, ri, image)
             vm_id = entry["vmId"]
+            subnet_id = entry["newVm"]["subnetId"]
+            nsgs = azure_network.subnet_path(subnet_id)
+            if nsgs is None:
+                reasons.append(
+                    f"failback new_vm.subnet_id {subnet_id} does not exist: create it, or name an existing "
+                    "subnet in the plan"
+                )
         else:
             vm_id = server.azure_vm_id
             entry, layout, reasons = _prepare_original_vm(plan, server, ri, image)
-            document = azure_vms.vm_document(server.azure_vm_id)
+            nsgs, _private_ip = azure_network.outbound_path(azure_vms.vm_document(server.azure_vm_id))
+        if nsgs is not None:
             network_problems, network_warnings = failback_network_check(
-                document, ri, aws_sides.get(ri["ec2InstanceID"])
+                nsgs, ri, aws_sides.get(ri["ec2InstanceID"])
             )
             reasons.extend(network_problems)
             warnings.extend(f"{server.name}: {warning}" for warning in network_warnings)
@@ -212,10 +220,12 @@ def _prepare_new_vm(
 
 
 def failback_network_check(
-    vm_document: dict[str, Any], recovery_instance: dict[str, Any], aws_side: dict[str, Any] | None
+    nsgs: list[tuple[str, azure_network.Rules]],
+    recovery_instance: dict[str, Any],
+    aws_side: dict[str, Any] | None,
 ) -> tuple[list[str], list[str]]:
-    """(problems, warnings) of the paths the client needs: TCP 1500 to its recovery instance, TCP 443 to
-    DRS and S3 (lambdas/domain/failback_network.py has the rules)."""
+    """(problems, warnings) of the paths the client needs from a VM behind `nsgs`: TCP 1500 to its
+    recovery instance, TCP 443 to DRS and S3 (lambdas/domain/failback_network.py has the rules)."""
     if aws_side is None:
         return [f"recovery instance {recovery_instance.get('ec2InstanceID')} not found in EC2"], []
     private = drs.uses_private_ip_for_failback(recovery_instance["recoveryInstanceID"])
@@ -223,7 +233,6 @@ def failback_network_check(
         {**aws_side, "ec2InstanceID": recovery_instance.get("ec2InstanceID")}, private
     )
     warnings: list[str] = []
-    nsgs, _private_ip = azure_network.outbound_path(vm_document)
     for destination in destinations:
         finding = network_rules.path_findings(nsgs, destination)
         if finding.verdict == "denied":

@@ -149,6 +149,7 @@ class Compute:
         self._failing_actions: set[tuple[str, str]] = set()
         self._galleries: dict[str, Gallery] = {}
         self.blob_lookup: BlobLookup = lambda uri: None  # the blob service sets it
+        self.subnet_exists: Callable[[str], bool] = lambda subnet_id: True  # the network sets it
 
     def on_boot(self, listener: BootListener) -> None:
         """Call listener(vm id) each time a VM boots (start, restart, create). It is called under the
@@ -789,6 +790,7 @@ class Compute:
         network: Json = properties.get("networkProfile") or {}
         if not (network.get("networkInterfaces") or network.get("networkInterfaceConfigurations")):
             raise _invalid("Required parameter 'networkProfile' is missing (null).")
+        self._check_subnets(resource_group, network)
         storage: Json = properties.get("storageProfile") or {}
         os_body: Json = storage.get("osDisk") or {}
         if str(os_body.get("createOption", "")).lower() == "attach":
@@ -849,6 +851,27 @@ class Compute:
             self._booted(vm)
 
         return vm, self._begin(vm, self.timing.create, done)
+
+    def _check_subnets(self, resource_group: str, network: Json) -> None:
+        """The NICs ARM creates from networkInterfaceConfigurations need existing subnets; ARM refuses
+        the VM otherwise, naming the subnet and the NIC (Code InvalidResourceReference)."""
+        for configuration in network.get("networkInterfaceConfigurations") or []:
+            nic_id = resource_id(
+                self.subscription_id,
+                resource_group,
+                "Microsoft.Network/networkInterfaces",
+                str(configuration.get("name") or "nic"),
+            )
+            for ip in (configuration.get("properties") or {}).get("ipConfigurations") or []:
+                subnet = str(((ip.get("properties") or {}).get("subnet") or {}).get("id") or "")
+                if not self.subnet_exists(subnet):
+                    raise ArmError(
+                        400,
+                        "InvalidResourceReference",
+                        f"Resource {subnet} referenced by resource {nic_id} was not found. Please make "
+                        "sure that the referenced resource exists, and that both resources are in the same "
+                        "region.",
+                    )
 
     def _create_from_disk(
         self, resource_group: str, name: str, body: Json, os_body: Json

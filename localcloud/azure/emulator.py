@@ -57,6 +57,7 @@ class AzureEmulator:
         self._imds = TlsHttpServer(Imds(self._compute).handle, None)
         self._blob = BlobService(tokens)
         self._compute.blob_lookup = self._blob.blob_at
+        self._compute.subnet_exists = self.network.subnet_exists
         self._blob_server: TlsHttpServer | None = None
         self._tmp: Path | None = None
         self._ca_path: Path | None = None
@@ -162,6 +163,16 @@ class AzureEmulator:
         nic_id = self._compute.vm_by_id(vm_id)["properties"]["networkProfile"]["networkInterfaces"][0]["id"]
         self.network.ensure_vm_network(resource_group, location, nic_id, vm_id)
         return vm_id
+
+    def add_subnet(
+        self, subnet_id: str, address_prefix: str = "10.1.0.0/24", location: str = "westeurope"
+    ) -> str:
+        """A subnet for the VMs failback creates (its NSG holds Azure's default rules); returns the NSG id."""
+        return self.network.add_subnet(subnet_id, address_prefix, location)
+
+    def add_subnet_security_rule(self, subnet_id: str, name: str, properties: dict[str, Any]) -> None:
+        """Add a rule to the NSG of a subnet."""
+        self.network.add_security_rule(self.network.nsg_of_subnet(subnet_id), name, properties)
 
     def add_security_rule(self, vm_id: str, name: str, properties: dict[str, Any]) -> None:
         """Add a rule to the NSG of the VM's subnet (what a network team might have done)."""

@@ -98,6 +98,33 @@ class Network:
                 },
             }
 
+    def add_subnet(self, subnet_id: str, address_prefix: str, location: str) -> str:
+        """A subnet a network team created (with an NSG of its own holding Azure's default rules); returns
+        the NSG's id."""
+        parts = subnet_id.strip("/").split("/")
+        resource_group, vnet, name = parts[3], parts[-3], parts[-1]
+        with self._lock:
+            nsg_id = self._ensure_nsg(resource_group, f"{vnet}-{name}-nsg", location)
+            self._subnets[subnet_id.lower()] = {
+                "id": subnet_id,
+                "name": name,
+                "type": f"{_NETWORK}/virtualNetworks/subnets",
+                "properties": {
+                    "addressPrefix": address_prefix,
+                    "networkSecurityGroup": {"id": nsg_id},
+                    "provisioningState": "Succeeded",
+                },
+            }
+        return nsg_id
+
+    def subnet_exists(self, subnet_id: str) -> bool:
+        with self._lock:
+            return subnet_id.lower() in self._subnets
+
+    def nsg_of_subnet(self, subnet_id: str) -> str:
+        with self._lock:
+            return str(self._subnets[subnet_id.lower()]["properties"]["networkSecurityGroup"]["id"])
+
     def _ensure_nsg(self, resource_group: str, name: str, location: str) -> str:
         nsg_id = resource_id(self.subscription_id, resource_group, f"{_NETWORK}/networkSecurityGroups", name)
         if nsg_id.lower() not in self._nsgs:

@@ -26,6 +26,7 @@ class Ec2:
         self._client: Any = None
         self._image_id: str | None = None
         self._subnet_id: str | None = None
+        self._security_group_id: str | None = None
 
     def _ec2(self) -> Any:
         if self._client is None:
@@ -57,10 +58,22 @@ class Ec2:
             )
         return self._subnet_id
 
+    def _security_group(self) -> str:
+        # EC2 gives an instance launched into a VPC without security groups the VPC's default group
+        # (EC2 user guide, "Default security groups for your VPCs"); moto gives none, so name it here.
+        if self._security_group_id is None:
+            vpc = self._ec2().describe_subnets(SubnetIds=[self._subnet()])["Subnets"][0]["VpcId"]
+            groups = self._ec2().describe_security_groups(
+                Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+            )
+            self._security_group_id = str(groups["SecurityGroups"][0]["GroupId"])
+        return self._security_group_id
+
     def launch(self, disks_gib: list[int], tags: dict[str, str]) -> Launched:
         reservation = self._ec2().run_instances(
             ImageId=self._image(),
             SubnetId=self._subnet(),
+            SecurityGroupIds=[self._security_group()],
             InstanceType=INSTANCE_TYPE,
             MinCount=1,
             MaxCount=1,

@@ -226,3 +226,5 @@ def test_a_recovery_instance_without_a_route_for_the_client_is_named(cloud: Loca
         )
     result = run(cloud, "failback", event("failback.json"), timeout=240)
     assert result["status"] == "SUCCEEDED", result.get("cause")
+    # The recovery instances launched with the VPC's default security group, which lets TCP 1500 in.
+    assert run_record(plan, result["executionArn"])["failback"]["networkWarnings"] == []

@@ -88,6 +88,14 @@ def test_failback_to_a_new_vm_and_return_to_normal_with_a_new_agent(
     cloud.azure.delete_vm(server.azure_vm_id)  # the original VM is gone
     assert vms_named(cloud, SERVER) == []
 
+    # The subnet the plan names for the new VM does not exist yet: named, and nothing is created.
+    subnet = plan.new_vm_for(server).subnet_id  # type: ignore[union-attr]
+    refused = cloud.run("failback", event("failback.json"), timeout=120)
+    assert refused["status"] == "FAILED" and "nothing changed" in refused["cause"]
+    assert f"failback new_vm.subnet_id {subnet} does not exist" in refused["cause"]
+    assert vms_named(cloud, NEW_VM) == [] and plan_state(plan)["lifecycle"] == "FAILED_OVER"
+    cloud.azure.add_subnet(subnet)
+
     # A run stopped once the new VM is being created is resumed by the next run: still one VM.
     arn = cloud.start_workflow("failback", event("failback.json"))
     wait_until(lambda: vms_named(cloud, NEW_VM), timeout=120, message="the new VM created")
@@ -114,6 +122,7 @@ def test_failback_to_a_new_vm_and_return_to_normal_with_a_new_agent(
     record = run_record(plan, result["executionArn"])
     entry = record["failback"]["servers"][server.source_server_id]
     assert entry["target"] == "new" and entry["vmId"] == vm["id"]
+    assert record["failback"]["networkWarnings"] == []  # the new subnet's NSG was read and allows the client
     assert plan_state(plan)["lifecycle"] == "FAILED_BACK"
 
     back = cloud.run("return_to_normal", event("return-to-normal.json"), timeout=300)

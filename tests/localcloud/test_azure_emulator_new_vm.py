@@ -25,6 +25,7 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[AzureEmulator]:
     with AzureEmulator(timing=AzureTiming(operation=0.05, create=0.05, poll=0.02)) as emulator:
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", emulator.ca_bundle_path)
         emulator.seed_resource_group(RG)
+        emulator.add_subnet(SUBNET)
         yield emulator
 
 
@@ -99,6 +100,14 @@ def test_arm_refusals_for_a_vm_from_an_attached_disk(
         409,
         "OperationNotAllowed",
     )
+    missing = from_disk(disk)
+    missing["properties"]["networkProfile"]["networkInterfaceConfigurations"][0]["properties"][
+        "ipConfigurations"
+    ][0]["properties"]["subnet"]["id"] = SUBNET.replace("/default", "/gone")
+    status, code, message = refused(
+        lambda: client.virtual_machines.begin_create_or_update(RG, "e", missing).result()
+    )
+    assert (status, code) == (400, "InvalidResourceReference") and "subnets/gone" in message
     assert [vm.name for vm in client.virtual_machines.list(RG)] == []
 
 
