@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics
 
 from lambdas.adapters import state_store
 from lambdas.errors import InvalidInput
@@ -15,7 +16,12 @@ from lambdas.plan import Plan, plan_catalog
 from lambdas.validation import StrictModel, parse_input
 
 logger = Logger(service="dr-orchestrator")
-metrics = Metrics(namespace="DrOrchestrator", service="dr-orchestrator")
+
+
+def new_metrics() -> EphemeralMetrics:
+    """A metrics batch of its own: Powertools' Metrics shares one set of dimensions between every instance,
+    so two emissions in flight (one per plan, or a task and the replication monitor) would mix theirs."""
+    return EphemeralMetrics(namespace="DrOrchestrator", service="dr-orchestrator")
 
 M = TypeVar("M", bound=StrictModel)
 

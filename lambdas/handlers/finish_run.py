@@ -13,7 +13,7 @@ from lambdas.adapters.reports import report_prefix
 from lambdas.domain import lifecycle
 from lambdas.domain.measure import measurements
 from lambdas.domain.report import build_report, render_html
-from lambdas.handlers.common import RunTask, iso, logger, metrics, now, task
+from lambdas.handlers.common import RunTask, iso, logger, new_metrics, now, task
 
 
 class FinishInput(RunTask, frozen=True):
@@ -98,6 +98,7 @@ def handler(event: FinishInput) -> dict[str, Any]:
 
 def _emit_metrics(plan: str, workflow: str, succeeded: bool, measured: dict[str, Any]) -> None:
     """CloudWatch metrics (embedded metric format) behind the dashboard's result and RTO/RPO trends."""
+    metrics = new_metrics()
     metrics.add_dimension(name="plan", value=plan)
     metrics.add_dimension(name="workflow", value=workflow)
     metrics.add_metric(name="RunSucceeded", unit=MetricUnit.Count, value=1 if succeeded else 0)

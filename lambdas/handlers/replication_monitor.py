@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lambdas.adapters import drs, state_store
 from lambdas.domain.preflight import lag_seconds
 from lambdas.handlers import sweep
-from lambdas.handlers.common import iso, logger, metrics, now
+from lambdas.handlers.common import iso, logger, new_metrics, now
 from lambdas.plan import plan_catalog
 
 
@@ -42,6 +42,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         missing = len(plan.servers()) - len(found)
         replication["notContinuous"] += missing
         state_store.set_fields(state_store.plan_key(name), {"replication": {**replication, "at": iso(now())}})
+        metrics = new_metrics()
         metrics.add_dimension(name="plan", value=name)
         if replication["maxLagSeconds"] is not None:
             metrics.add_metric(
