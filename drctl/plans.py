@@ -20,12 +20,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from drctl.errors import EXPIRED, REJECTED
 from drctl.stack import OperatorError, Stack
-from lambdas.adapters import azure_vms
+from lambdas.adapters import azure_network, azure_vms
 from lambdas.adapters.aws import error_code
 from lambdas.adapters.azure_compute import (
     VmRef,
     azure_errors,
     build_compute_client,
+    build_network_client,
     classify,
     describe_azure_error,
 )
@@ -455,6 +456,7 @@ def failback_check(secret: dict[str, str], plan: Plan, groups: dict[str, set[str
                         "image (README, 'Failback')",
                     )
                 ]
+            findings += new_vm_subnet_findings(secret, plan)
             for server in plan.servers():
                 ref = VmRef.parse(server.azure_vm_id)
                 if ref.name.lower() not in (groups.get(ref.resource_group.lower()) or set()):
@@ -468,8 +470,29 @@ def failback_check(secret: dict[str, str], plan: Plan, groups: dict[str, set[str
                     )
         except OrchestratorError as exc:
             return [skipped("failback", str(exc))]
-    if not findings:
+    if not [f for f in findings if f.severity == "error"]:
         findings.append(Finding("failback", "ok", "every Azure VM found can boot the failback-client image"))
+    return findings
+
+
+def new_vm_subnet_findings(secret: dict[str, str], plan: Plan) -> list[Finding]:
+    """Servers that fail back to a new VM: the subnet it goes into exists (ARM refuses the VM otherwise)."""
+    findings = []
+    client = build_network_client(secret, plan.azure.subscription_id, retries=2)
+    for server in plan.servers():
+        new_vm = plan.new_vm_for(server) if plan.failback_target(server) == "new" else None
+        if new_vm is None or PLACEHOLDER_PATTERN.search(new_vm.subnet_id):
+            continue
+        if azure_network.subnet_path(new_vm.subnet_id, client) is None:
+            findings.append(
+                Finding(
+                    "failback",
+                    "error",
+                    f"failback new_vm.subnet_id {new_vm.subnet_id} does not exist: create it, or name an "
+                    "existing subnet",
+                    server.name,
+                )
+            )
     return findings
 
 

@@ -15,9 +15,10 @@ def _flat(rule: dict[str, Any]) -> dict[str, Any]:
     return {**(rule.get("properties") or {}), "name": rule.get("name")}
 
 
-def _nsg_rules(nsg_id: str) -> tuple[str, Rules]:
+def _nsg_rules(nsg_id: str, client: Any = None) -> tuple[str, Rules]:
     ref = ResourceRef.parse(nsg_id)
-    nsg = rest(_call(network(ref.subscription_id).network_security_groups.get, ref.resource_group, ref.name))
+    client = client or network(ref.subscription_id)
+    nsg = rest(_call(client.network_security_groups.get, ref.resource_group, ref.name))
     properties = nsg.get("properties") or {}
     rules = [*(properties.get("securityRules") or []), *(properties.get("defaultSecurityRules") or [])]
     return f"network security group {ref.name}", [_flat(r) for r in rules]
@@ -50,19 +51,20 @@ def outbound_path(vm_document: dict[str, Any]) -> tuple[list[tuple[str, Rules]],
     return [_nsg_rules(i) for i in nsg_ids], configuration.get("privateIPAddress")
 
 
-def subnet_path(subnet_id: str) -> list[tuple[str, Rules]] | None:
+def subnet_path(subnet_id: str, client: Any = None) -> list[tuple[str, Rules]] | None:
     """The NSGs on the outbound path of a NIC to be created in this subnet without an NSG of its own (a VM
-    failback creates); None when the subnet does not exist."""
+    failback creates); None when the subnet does not exist. client: another network client than the
+    Lambda's (drctl signs in with the secret the operator read)."""
     from azure.core.exceptions import ResourceNotFoundError
 
-    ref = ResourceRef.parse(subnet_id)
+    client = client or network(ResourceRef.parse(subnet_id).subscription_id)
     try:
-        subnet_nsg = _subnet_nsg(network(ref.subscription_id), subnet_id, translate=False)
+        subnet_nsg = _subnet_nsg(client, subnet_id, translate=False)
+        return [_nsg_rules(subnet_nsg, client)] if subnet_nsg else []
     except ResourceNotFoundError:
         return None
     except azure_errors() as exc:
         raise classify(exc) from None
-    return [_nsg_rules(subnet_nsg)] if subnet_nsg else []
 
 
 def _subnet_nsg(client: Any, subnet_id: str, *, translate: bool = True) -> str | None:

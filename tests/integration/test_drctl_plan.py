@@ -104,6 +104,30 @@ def test_vms_that_cannot_fail_back_are_named_before_any_failover(
     assert code == 1 and f"azure.failback.image_id: {plan.azure.failback.image_id} does not exist" in out
 
 
+def test_a_missing_subnet_for_a_new_failback_vm_is_named(
+    cloud: LocalCloud, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    document = sample()
+    subnet = (
+        f"/subscriptions/{document['azure']['subscription_id']}/resourceGroups/rg-shop-prod/providers"
+        "/Microsoft.Network/virtualNetworks/vnet-shop/subnets/failback"
+    )
+    server = document["waves"][1]["servers"][0]
+    server["failback"] = {
+        "target": "new",
+        "new_vm": {"location": "westeurope", "vm_size": "Standard_D2s_v5", "subnet_id": subnet},
+    }
+    path = write(tmp_path / "new-vm.json", document)
+
+    code, out, _ = drctl(cloud, capsys, "plan", "validate", str(path))
+    assert code == 1, out
+    assert f"error    {server['name']}: failback new_vm.subnet_id {subnet} does not exist" in out
+
+    cloud.azure.add_subnet(subnet)
+    code, out, _ = drctl(cloud, capsys, "plan", "validate", str(path))
+    assert code == 0, out
+
+
 def test_wave_above_the_drs_job_limit_is_flagged(
     cloud: LocalCloud, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
