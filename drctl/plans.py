@@ -30,7 +30,7 @@ from lambdas.adapters.azure_compute import (
     classify,
     describe_azure_error,
 )
-from lambdas.domain.preflight import lag_seconds
+from lambdas.domain.preflight import replication_readiness
 from lambdas.domain.waves import chunks
 from lambdas.errors import OrchestratorError
 from lambdas.plan import MAX_SERVERS_PER_JOB, Plan, composite_alarm_name
@@ -164,22 +164,19 @@ def drs_findings(plan: Plan, source_servers: list[dict[str, Any]]) -> list[Findi
 
 
 def _replication_problem(source_server: dict[str, Any], max_lag: int) -> str | None:
-    info = source_server.get("dataReplicationInfo") or {}
-    state = info.get("dataReplicationState", "UNKNOWN")
-    error = (info.get("dataReplicationError") or {}).get("error")
-    detail = f"{state} ({error})" if error else state
-    if state in ("DISCONNECTED", "STALLED"):
+    readiness = replication_readiness(source_server, max_lag)
+    detail = f"{readiness.state} ({readiness.error})" if readiness.error else readiness.state
+    if readiness.verdict == "source_down":
         return (
             f"disconnected: replication is {detail}, the agent on the Azure VM does not reach DRS; a drill "
             "refuses to launch it, a recovery launches its last snapshot"
         )
-    if state != "CONTINUOUS":
+    if readiness.verdict == "not_continuous":
         return f"replication is {detail}, not CONTINUOUS: drills and recoveries refuse to launch it"
-    lag = lag_seconds(info.get("lagDuration"))
-    if lag is not None and lag > max_lag:
+    if readiness.verdict == "lagging":
         return (
-            f"replication lag {lag:.0f}s exceeds preflight.max_lag_seconds ({max_lag}s): launches are "
-            "refused until it catches up"
+            f"replication lag {readiness.lag:.0f}s exceeds preflight.max_lag_seconds ({max_lag}s): launches "
+            "are refused until it catches up"
         )
     return None
 

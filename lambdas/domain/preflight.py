@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from lambdas.domain.waves import capacity, chunks
 from lambdas.ownership import OWNER_TAG_KEY, untagged
@@ -33,6 +34,32 @@ def jobs_needed(plan: Plan, quotas: DrsQuotas = DEFAULT_QUOTAS) -> int:
 # PIT snapshots taken before the outage are intact. Recovery accepts them (the report shows the lag,
 # which is the data loss); a drill does not, since a drill must prove replication is healthy.
 SOURCE_DOWN_STATES = ("DISCONNECTED", "STALLED")
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """How a source server's replication stands for a launch (drctl plan validate words it for operators)."""
+
+    verdict: Literal["ready", "source_down", "not_continuous", "lagging"]
+    state: str
+    lag: float | None
+    error: str | None  # DRS's dataReplicationError.error, if any
+
+
+def replication_readiness(source_server: dict[str, Any], max_lag_seconds: int) -> Readiness:
+    info = source_server.get("dataReplicationInfo") or {}
+    state = str(info.get("dataReplicationState", "UNKNOWN"))
+    lag = lag_seconds(info.get("lagDuration"))
+    error = (info.get("dataReplicationError") or {}).get("error")
+    if state in SOURCE_DOWN_STATES:
+        verdict: Literal["ready", "source_down", "not_continuous", "lagging"] = "source_down"
+    elif state != "CONTINUOUS":
+        verdict = "not_continuous"
+    elif lag is not None and lag > max_lag_seconds:
+        verdict = "lagging"
+    else:
+        verdict = "ready"
+    return Readiness(verdict, state, lag, error)
 
 
 def check(
@@ -74,15 +101,13 @@ def check(
                 f"{label}: still in an active job of DRS ({busy[server.source_server_id]}), which DRS cannot "
                 "cancel: start again when it has ended"
             )
-        info = found.get("dataReplicationInfo") or {}
-        state = info.get("dataReplicationState", "UNKNOWN")
-        lag = lag_seconds(info.get("lagDuration"))
-        if for_recovery and state in SOURCE_DOWN_STATES:
+        readiness = replication_readiness(found, plan.preflight.max_lag_seconds)
+        state, lag = readiness.state, readiness.lag
+        if for_recovery and readiness.verdict == "source_down":
             warnings.append(f"{label}: replication {state} (source unreachable), lag {lag or 0:.0f}s")
-            continue
-        if state != "CONTINUOUS":
+        elif readiness.verdict in ("source_down", "not_continuous"):
             problems.append(f"{label}: replication is {state}, needs CONTINUOUS")
-        elif lag is not None and lag > plan.preflight.max_lag_seconds:
+        elif readiness.verdict == "lagging":
             problems.append(
                 f"{label}: replication lag {lag:.0f}s exceeds preflight.max_lag_seconds "
                 f"{plan.preflight.max_lag_seconds}"

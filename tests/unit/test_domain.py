@@ -240,3 +240,20 @@ def test_preflight_refuses_a_server_still_in_an_active_drs_job(plan: Plan) -> No
         f"{busy.name} ({busy.source_server_id}): still in an active job of DRS (drsjob-late), "
         "which DRS cannot cancel: start again when it has ended"
     ]
+
+
+def test_replication_readiness_is_one_verdict_for_the_lambdas_and_drctl() -> None:
+    from lambdas.domain.preflight import replication_readiness
+
+    def server(state: str, lag: str = "PT5S", error: str | None = None) -> dict[str, Any]:
+        info: dict[str, Any] = {"dataReplicationState": state, "lagDuration": lag}
+        if error:
+            info["dataReplicationError"] = {"error": error}
+        return {"dataReplicationInfo": info}
+
+    assert replication_readiness(server("CONTINUOUS"), 60).verdict == "ready"
+    assert replication_readiness(server("CONTINUOUS", "PT2M"), 60).verdict == "lagging"
+    stalled = replication_readiness(server("STALLED", error="AGENT_NOT_SEEN"), 60)
+    assert (stalled.verdict, stalled.error) == ("source_down", "AGENT_NOT_SEEN")
+    assert replication_readiness(server("INITIAL_SYNC"), 60).verdict == "not_continuous"
+    assert replication_readiness({}, 60).state == "UNKNOWN"
