@@ -178,3 +178,8 @@ def apply_launch_configuration(source_server_id: str, fields: dict[str, Any]) ->
         return False
     call("update_launch_configuration", sourceServerID=source_server_id, **fields)
     return True
+
+
+def endpoint_url() -> str:
+    """The DRS endpoint this task's own calls go to (a VPC endpoint when one is configured)."""
+    return str(client("drs").meta.endpoint_url)

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from lambdas.adapters import azure_network, azure_vms, drs, ec2, state_store
-from lambdas.adapters.aws import client as aws_client
+from lambdas.adapters import azure_network, azure_vms, drs, ec2, state_store, sts
 from lambdas.domain import failback as rules
 from lambdas.domain import failback_network as network_rules
 from lambdas.domain.waves import PLAN_TAG, RUN_TAG
@@ -532,18 +531,17 @@ class _Credentials:
 
     def document(self, recovery_instance_id: str, mapping: list[dict[str, Any]]) -> str:
         if self._issued is None:
-            response = aws_client("sts").assume_role(
-                RoleArn=os.environ["FAILBACK_INSTALLATION_ROLE_ARN"],
-                RoleSessionName=f"failback-{self._run.run_id}"[:64],
-                DurationSeconds=CREDENTIAL_SECONDS,
+            self._issued = sts.role_credentials(
+                os.environ["FAILBACK_INSTALLATION_ROLE_ARN"],
+                f"failback-{self._run.run_id}",
+                CREDENTIAL_SECONDS,
             )
-            self._issued = dict(response["Credentials"])
         return rules.user_data_document(
             region=os.environ["AWS_REGION"],
             credentials=self._issued,
             recovery_instance_id=recovery_instance_id,
             mapping=mapping,
-            endpoint=aws_client("drs").meta.endpoint_url,
+            endpoint=drs.endpoint_url(),
         )
 
 

@@ -18,8 +18,7 @@ import os
 import shlex
 from typing import Any
 
-from lambdas.adapters import azure_vms
-from lambdas.adapters.aws import client as aws_client
+from lambdas.adapters import azure_vms, drs, sts
 from lambdas.errors import ReplicationNotRestored
 from lambdas.handlers.common import RunContext, RunTask, iso, logger, now, task
 from lambdas.handlers.failback import recorded_new_vm
@@ -99,7 +98,7 @@ def install_handler(event: RunTask) -> dict[str, Any]:
             }
         )
         credentials = _agent_credentials(run)
-        script = installer_script(os.environ["AWS_REGION"], credentials, aws_client("drs").meta.endpoint_url)
+        script = installer_script(os.environ["AWS_REGION"], credentials, drs.endpoint_url())
         poller = azure_vms.run_shell_script(new_vm["vmId"], script)
         result = poller.result(timeout=RUN_COMMAND_WAIT_SECONDS)
         secrets = [credentials["SecretAccessKey"], credentials["SessionToken"], credentials["AccessKeyId"]]
@@ -132,9 +131,6 @@ def run_command_outcome(result: dict[str, Any] | None, secrets: list[str]) -> di
 
 
 def _agent_credentials(run: RunContext) -> dict[str, str]:
-    response = aws_client("sts").assume_role(
-        RoleArn=os.environ["AGENT_INSTALLATION_ROLE_ARN"],
-        RoleSessionName=f"agent-{run.run_id}"[:64],
-        DurationSeconds=AGENT_CREDENTIAL_SECONDS,
+    return sts.role_credentials(
+        os.environ["AGENT_INSTALLATION_ROLE_ARN"], f"agent-{run.run_id}", AGENT_CREDENTIAL_SECONDS
     )
-    return dict(response["Credentials"])

@@ -6,15 +6,12 @@ it at once. Delivery of DRS events is best effort, so every wait also times out 
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 import msgspec
-from botocore.exceptions import ClientError
 from msgspec import Meta
 
-from lambdas.adapters import drs, state_store
-from lambdas.adapters.aws import client, error_code
+from lambdas.adapters import drs, executions, state_store
 from lambdas.domain.waves import wave_of, wave_progress
 from lambdas.errors import InvalidInput
 from lambdas.handlers.common import RunTask, iso, logger, now, task
@@ -22,8 +19,6 @@ from lambdas.inputs import DrsWaitEvent
 from lambdas.validation import parse_input
 
 WAIT_TTL_SECONDS = 7 * 86_400
-# SendTaskSuccess errors that mean "this wait is already over": nothing to do.
-FINISHED_TOKEN_ERRORS = ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken")
 
 
 class DrsEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,23 +80,15 @@ def register_handler(event: RegisterWaitInput) -> dict[str, Any]:
             {"taskToken": event.task_token, "kind": event.kind, "since": iso(now()), "ttl": expires},
         )
     if _news_since_last_check(event):
-        _resume(event.task_token, {"resumed_by": "register_wait", "resource": None, "detail": {}})
+        executions.resume_task(
+            event.task_token, {"resumed_by": "register_wait", "resource": None, "detail": {}}
+        )
         return {"waiting_on": 0, "resumed": True}
     return {"waiting_on": len(resources), "resumed": False}
 
 
 def _resource_id(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
-
-
-def _resume(token: str, output: dict[str, Any]) -> bool:
-    try:
-        client("stepfunctions").send_task_success(taskToken=token, output=json.dumps(output))
-    except ClientError as exc:
-        if error_code(exc) in FINISHED_TOKEN_ERRORS:
-            return False
-        raise
-    return True
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
@@ -113,7 +100,7 @@ def event_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         resource_id = _resource_id(arn)
         for waiter in state_store.query_prefix(f"WAIT#{resource_id}"):
             output = {"resumed_by": parsed.detail_type, "resource": resource_id, "detail": parsed.detail}
-            if _resume(str(waiter["taskToken"]), output):
+            if executions.resume_task(str(waiter["taskToken"]), output):
                 resumed += 1
             state_store.delete_item(waiter_key(resource_id, str(waiter["sk"])))
     logger.info("DRS event handled", extra={"detail_type": parsed.detail_type, "resumed": resumed})

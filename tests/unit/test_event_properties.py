@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from dr_constructs.alarms import FailureAlarms
 from dr_constructs.drs_events import DrsEvents
 from dr_constructs.triggers import Triggers
-from lambdas.adapters import aws
+from lambdas.adapters import aws, executions
 from lambdas.errors import InvalidInput
 from lambdas.handlers import begin_run, waits
 from lambdas.inputs import WORKFLOWS, parse_start_request
@@ -328,7 +328,7 @@ def test_drs_wait_events_resume_exactly_the_waits_on_their_resource(event: dict[
 
 
 @PROPERTY
-@given(drs_wait_events, st.sampled_from(waits.FINISHED_TOKEN_ERRORS))
+@given(drs_wait_events, st.sampled_from(executions.FINISHED_TOKEN_ERRORS))
 def test_a_late_event_for_a_finished_wait_is_consumed_quietly(event: dict[str, Any], code: str) -> None:
     """When Step Functions says the wait is already over (timed out, gone), the event resumes nothing, raises
     nothing, and the stale waiter is removed."""
