@@ -1,9 +1,25 @@
 """DynamoDB: plan lifecycle state, the one-execution-per-plan lock, run records, event de-duplication.
 
-Items (pk, sk):
-  PLAN#<plan>  STATE                 lifecycle, activeExecution, activeWorkflow, lastDrill, ...
-  PLAN#<plan>  RUN#<startedAt>#<id>  one record per execution: timeline, jobs, fencing, errors, result
-  EVENT#<id>   EVENT                 a trigger event already acted on (expires with ttl)
+Every item the table holds (pk, sk), and who writes it today:
+  PLAN#<plan>  STATE                 lifecycle, activeExecution, activeWorkflow, lockedAt, incomplete,
+                                     lastExecution, updatedAt: begin_run (lock, conditional), finish_run and
+                                     the sweep (release, conditional); lastDrill: finish_run; lastRefusal:
+                                     begin_run, confirm_outage; lastAutomaticFailover: fence_source;
+                                     pendingApproval: request_approval; replication: replication_monitor;
+                                     lastDrillSweep: the sweep. Read by drctl (status, approve, abort).
+  PLAN#<plan>  RUN#<startedAt>#<id>  one record per execution: opened by begin_run (put if absent), fields
+                                     set by every task (servers.<sid>.*, waves.w<n>, fencing, failback.*,
+                                     restore.*, ...), closed by finish_run, or ABORTED by the sweep
+                                     (conditional on RUNNING) or by begin_run taking over a stale lock.
+                                     Read by the tasks, drctl, localcloud/progress.py and bench.
+  PLAN#<plan>  LAYOUT#<server>       a VM's disk layout before failback: failback (put if absent, delete)
+  PLAN#<plan>  NEWVM#<server>        a new VM failback creates: failback (put if absent), return to normal
+                                     (delete)
+  EVENT#<id>   EVENT                 a trigger event already acted on (expires with ttl): begin_run
+  WAIT#<id>    <executionArn>        a task token parked until a DRS event (expires with ttl): waits
+Condition and update expressions are built here, in handlers/begin_run.py (the lock, the flapping guard,
+a stale lock taken over), handlers/sweep.py (closing a run ABORTED) and domain/lifecycle.py (the lock
+condition).
 """
 
 from __future__ import annotations
