@@ -31,6 +31,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.adapters.aws import client, error_code
+from lambdas.domain.records import PlanState, RunRecord
 
 STATE_SK = "STATE"
 
@@ -234,9 +235,21 @@ def query_prefix(pk: str) -> list[dict[str, Any]]:
     return [from_item(item) for item in response.get("Items", [])]
 
 
+def plan_state(plan: str, *, dynamodb: Any = None, table: str | None = None) -> PlanState:
+    """The plan's state item (empty when the plan never ran). dynamodb/table: as for query_runs."""
+    response = (dynamodb or client("dynamodb")).get_item(
+        TableName=table or _table(), Key=plan_key(plan), ConsistentRead=True
+    )
+    return PlanState.from_document(from_item(response.get("Item")))
+
+
+def run_record(plan: str, run_sort_key: str) -> RunRecord:
+    return RunRecord.from_document(get_item(run_key(plan, run_sort_key)))
+
+
 def query_runs(
     plan: str, limit: int = 20, *, dynamodb: Any = None, table: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[RunRecord]:
     """The plan's newest run records first. dynamodb/table: another client and table than this function's
     (drctl reads with the operator's credentials)."""
     response = (dynamodb or client("dynamodb")).query(
@@ -246,9 +259,9 @@ def query_runs(
         ScanIndexForward=False,
         Limit=limit,
     )
-    return [from_item(item) for item in response.get("Items", [])]
+    return [RunRecord.from_document(from_item(item)) for item in response.get("Items", [])]
 
 
-def run_of_execution(runs: list[dict[str, Any]], execution_arn: str | None) -> dict[str, Any] | None:
+def run_of_execution(runs: list[RunRecord], execution_arn: str | None) -> RunRecord | None:
     """The run record of an execution among runs (newest first), or the newest when no execution is given."""
-    return next((r for r in runs if execution_arn is None or r.get("executionArn") == execution_arn), None)
+    return next((r for r in runs if execution_arn is None or r.execution_arn == execution_arn), None)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from lambdas.domain.records import RunRecord
+
 Lifecycle = Literal["NORMAL", "FAILED_OVER", "FAILED_BACK"]
 NORMAL: Lifecycle = "NORMAL"
 FAILED_OVER: Lifecycle = "FAILED_OVER"
@@ -78,10 +80,10 @@ def _next_step_hint(lifecycle: str) -> str:
     return hints.get(lifecycle, "")
 
 
-def changed_production(record: dict[str, Any]) -> bool:
+def changed_production(record: RunRecord) -> bool:
     """Whether a run (its record) fenced an Azure source or launched a recovery instance."""
-    fenced = any(v.get("fenced") for v in (record.get("fencing") or {}).values())
-    launched = any(s.get("recoveryInstanceId") for s in (record.get("servers") or {}).values())
+    fenced = any(v.get("fenced") for v in (record.fencing or {}).values())
+    launched = any(s.recovery_instance_id for s in (record.servers or {}).values())
     return fenced or launched
 
 

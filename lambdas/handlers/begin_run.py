@@ -58,15 +58,15 @@ def _take_lock(request: StartRequest, plan: Plan, workflow: str, execution_arn: 
         _conditional_lock(request, plan, workflow, execution_arn, stale=None)
         return None
     except Refused:
-        holder = state_store.get_item(state_store.plan_key(request.plan)).get("activeExecution")
+        holder = state_store.plan_state(request.plan).active_execution
         if not holder or holder == execution_arn or not executions.has_ended(holder):
             raise
     # The holder was stopped or timed out before its last task: take over, under the same conditions.
     _conditional_lock(request, plan, workflow, execution_arn, stale=holder)
     for old_run in state_store.query_runs(plan.name, limit=50):
-        if old_run.get("executionArn") == holder and old_run.get("status") == "RUNNING":
+        if old_run.execution_arn == holder and old_run.status == "RUNNING":
             state_store.set_fields(
-                state_store.run_key(plan.name, old_run["sk"]),
+                state_store.run_key(plan.name, old_run.sk),
                 {"status": "ABORTED", "endedAt": iso(now()), "takenOverBy": execution_arn},
             )
     logger.warning("took over the lock of an execution that ended without it", extra={"stale": holder})

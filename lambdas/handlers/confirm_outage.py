@@ -50,7 +50,7 @@ def handler(event: RunTask) -> dict[str, Any]:
                 "at": iso(now()),
                 "workflow": run.workflow,
                 "trigger": run.trigger,
-                "alarmName": (run.record().get("trigger") or {}).get("alarmName"),
+                "alarmName": (run.record().trigger or {}).get("alarmName"),
                 "execution": run.execution_arn,
                 "reason": reason,
             },

@@ -46,7 +46,7 @@ def handler(event: FinishInput) -> dict[str, Any]:
         run.workflow, succeeded, run.workflow == "recovery" and lifecycle.changed_production(record)
     )
     ended = iso(now())
-    measured = measurements(record, plan.targets.rto_minutes, plan.targets.rpo_minutes)
+    measured = measurements(record.to_document(), plan.targets.rto_minutes, plan.targets.rpo_minutes)
 
     also: dict[str, Any] = {}
     if run.is_drill:
@@ -72,7 +72,7 @@ def handler(event: FinishInput) -> dict[str, Any]:
         "measurements": measured,
         **({"failure": failure} if failure else {}),
     }
-    report = build_report(plan, {**record, **closing})
+    report = build_report(plan, {**record.to_document(), **closing})
     stored = reports.put_report(
         report_prefix(run.plan, iso(run.started_at), run.run_id), report, render_html(report)
     )

@@ -6,6 +6,7 @@ import pytest
 
 from lambdas.domain import lifecycle, preflight, waves
 from lambdas.domain.measure import measurements
+from lambdas.domain.records import RunRecord
 from lambdas.ownership import OWNER_TAG_KEY
 from lambdas.plan import Plan, parse_plan
 from lambdas.quotas import DEFAULT_QUOTAS, DrsQuotas
@@ -227,7 +228,18 @@ def test_the_drill_sweep_takes_only_instances_of_ended_runs_of_the_plan() -> Non
         {"jobID": "drsjob-console", "tags": {}},
     ]
     instances = [{"recoveryInstanceID": f"i-{job['jobID'][7:]}", "jobID": job["jobID"]} for job in jobs]
-    runs = [{"runId": "run-ended", "status": "FAILED"}, {"runId": "run-running", "status": "RUNNING"}]
+    runs = [
+        RunRecord(
+            sk=f"RUN#2026-01-01T00:00:00.000Z#{run_id}",
+            run_id=run_id,
+            plan="shop",
+            workflow="drill",
+            execution_arn=f"arn:aws:states:us-east-1:1:execution:dr-drill:{run_id}",
+            status=status,
+            started_at="2026-01-01T00:00:00.000Z",
+        )
+        for run_id, status in (("run-ended", "FAILED"), ("run-running", "RUNNING"))
+    ]
     assert orphaned_drill_instances("shop", instances, jobs, runs) == ["i-ended"]
 
 
