@@ -127,3 +127,13 @@ class RunRecord(_Record, kw_only=True):
 
     def restore_section(self) -> dict[str, Any]:
         return self.restore or {}
+
+
+class Waiter(_Record, kw_only=True):
+    """WAIT#<resource id> / <executionArn>: a task token parked until a DRS event names the resource."""
+
+    execution_arn: str
+    task_token: str
+    kind: str | UnsetType = UNSET
+    since: str | UnsetType = UNSET
+    ttl: int | UnsetType = UNSET

@@ -44,7 +44,7 @@ def handler(event: RunTask) -> dict[str, Any]:
             "provisioned; no failover was started. Start recovery by hand if users are affected."
         )
         # finish_run notifies with this reason; drctl status shows it with the refused starts.
-        state_store.record_refusal(
+        state_store.store().record_refusal(
             run.plan,
             {
                 "at": iso(now()),

@@ -29,7 +29,7 @@ from lambdas.handlers.common import iso, logger, now
 def ended_without_closing(plan: str) -> list[str]:
     """Close the plan's runs still marked RUNNING whose execution has ended; returns their run ids."""
     closed = []
-    for record in state_store.query_runs(plan, limit=50):
+    for record in state_store.store().runs(plan, limit=50):
         if record.status != "RUNNING" or not record.execution_arn:
             continue
         execution = executions.describe(record.execution_arn)
@@ -47,20 +47,14 @@ def close_aborted(plan: str, record: RunRecord, execution: dict[str, Any]) -> bo
         **({"stoppedAt": iso(execution["stopDate"])} if execution.get("stopDate") else {}),
         **{k: str(execution[k])[:2000] for k in ("error", "cause") if execution.get(k)},
     }
-    closed = state_store.conditional_update(
-        state_store.run_key(plan, record.sk),
-        "SET #status = :aborted, #endedAt = :now, #execution = :execution, #closedBy = :sweep",
-        "#status = :running",
-        {"#status": "status", "#endedAt": "endedAt", "#execution": "execution", "#closedBy": "closedBy"},
-        {":aborted": "ABORTED", ":running": "RUNNING", ":now": ended, ":execution": seen, ":sweep": "sweep"},
-    )
-    if closed is None:
+    store = state_store.store()
+    if not store.abort_run(plan, record.sk, ended, seen):
         return False
     workflow = record.workflow
     new_state, incomplete = lifecycle.lifecycle_after(
         workflow, False, workflow == "recovery" and lifecycle.changed_production(record)
     )
-    released = state_store.release_lock(plan, record.execution_arn, new_state, incomplete, ended)
+    released = store.release_lock(plan, record.execution_arn, new_state, incomplete, ended)
     summary: dict[str, Any] = {
         "plan": plan,
         "workflow": workflow,
@@ -75,7 +69,7 @@ def close_aborted(plan: str, record: RunRecord, execution: dict[str, Any]) -> bo
         from lambdas.handlers.failback import clear_failback_credentials
 
         outcome = clear_failback_credentials(failback_servers)
-        state_store.set_fields(state_store.run_key(plan, record.sk), {"failback.credentialsCleared": outcome})
+        store.update_run(plan, record.sk, {"failback.credentialsCleared": outcome})
         summary["credentialsCleared"] = outcome
     logger.warning("closed a run whose execution ended without closing it", extra=summary)
     notify.publish(f"[DR] {workflow} {execution['status'].lower()} for {plan}: run closed ABORTED", summary)
@@ -107,7 +101,7 @@ def drill_instances_left(plan: str, source_server_ids: list[str]) -> list[str]:
     if not instances:
         return []
     jobs = drs.jobs(sorted({ri["jobID"] for ri in instances if ri.get("jobID")}))
-    orphans = orphaned_drill_instances(plan, instances, jobs, state_store.query_runs(plan, limit=50))
+    orphans = orphaned_drill_instances(plan, instances, jobs, state_store.store().runs(plan, limit=50))
     if not orphans:
         return []
     busy = busy_source_servers(drs.active_jobs())
@@ -123,7 +117,5 @@ def drill_instances_left(plan: str, source_server_ids: list[str]) -> list[str]:
         )
         return []
     logger.warning("terminating drill instances left by an ended drill", extra={"plan": plan, "ids": ready})
-    state_store.set_fields(
-        state_store.plan_key(plan), {"lastDrillSweep": {"at": iso(now()), "terminated": ready}}
-    )
+    state_store.store().record_drill_sweep(plan, {"at": iso(now()), "terminated": ready})
     return ready
