@@ -10,14 +10,16 @@ Items (pk, sk):
   EVENT#<id>   EVENT                 a trigger event already acted on (expires with ttl)
   WAIT#<id>    <executionArn>        a task token parked until a DRS event names <id> (expires with ttl)
 
-Handlers use `store()`; documents it returns are the items without their keys.
+Handlers use `store()`, a StateStore; documents it returns are the items without their keys. The unit
+tests use the in-memory one in tests/fakes/state_store.py, which keeps the same conditional-write semantics
+(tests/unit/test_state_store.py runs the same contract against both).
 """
 
 from __future__ import annotations
 
 import os
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -28,6 +30,112 @@ from lambdas.domain.records import PlanState, RunRecord, ServerRecord, Waiter
 STATE_SK = "STATE"
 # DynamoDB caps an UpdateExpression at 4 KB: large updates (a wave of 200 servers) go in slices.
 MAX_ASSIGNMENTS_PER_UPDATE = 50
+
+
+class StateStore(Protocol):
+    """What the tasks and drctl read and write, named for what it means."""
+
+    # The plan's state and its lock.
+    def plan_state(self, plan: str) -> PlanState: ...
+
+    def take_lock(
+        self,
+        plan: str,
+        workflow: str,
+        execution_arn: str,
+        at: str,
+        *,
+        stale: str | None = None,
+        automatic_cutoff: str | None = None,
+    ) -> PlanState | None:
+        """Take the plan's lock for `workflow` if no other execution holds it (or only `stale` does), the
+        plan's lifecycle allows the workflow (lifecycle.may_start), and, with `automatic_cutoff`, no
+        automatic failover began at or after it. One write: None, and nothing changed, when refused."""
+        ...
+
+    def release_lock(
+        self,
+        plan: str,
+        execution_arn: str,
+        lifecycle: str,
+        incomplete: bool,
+        at: str,
+        *,
+        last_drill: dict[str, Any] | None = None,
+    ) -> PlanState | None:
+        """Settle the plan's lifecycle and release its lock (and a pending approval) if `execution_arn`
+        still holds it; None, and nothing changed, when it does not."""
+        ...
+
+    def record_automatic_failover(self, plan: str, at: str) -> None: ...
+
+    def record_refusal(self, plan: str, refusal: dict[str, Any]) -> None: ...
+
+    def request_approval(self, plan: str, pending: dict[str, Any]) -> None: ...
+
+    def record_replication(self, plan: str, replication: dict[str, Any]) -> None: ...
+
+    def record_drill_sweep(self, plan: str, sweep: dict[str, Any]) -> None: ...
+
+    # Run records.
+    def open_run(self, record: RunRecord) -> bool:
+        """Create the run record once; False if it already existed (a retried begin_run)."""
+        ...
+
+    def run_record(self, plan: str, run_sk: str) -> RunRecord: ...
+
+    def runs(self, plan: str, limit: int = 20) -> list[RunRecord]:
+        """The plan's newest run records first."""
+        ...
+
+    def update_run(self, plan: str, run_sk: str, fields: dict[str, Any]) -> None:
+        """Set top-level fields of the run record, and nested ones given as 'a.b' paths."""
+        ...
+
+    def record_launch(
+        self, plan: str, run_sk: str, wave: int, wave_record: dict[str, Any], servers: dict[str, ServerRecord]
+    ) -> None:
+        """A wave's launch request: its wave entry and each requested server's entry, replaced whole."""
+        ...
+
+    def record_servers(self, plan: str, run_sk: str, progress: dict[str, ServerRecord]) -> None:
+        """Progress of servers (launched, failed, healthy): the fields set in each ServerRecord."""
+        ...
+
+    def finish_run(self, plan: str, run_sk: str, closing: dict[str, Any]) -> None:
+        """Close the run record: status, endedAt, lifecycleAfter, measurements, report, failure."""
+        ...
+
+    def abort_run(self, plan: str, run_sk: str, at: str, execution: dict[str, Any]) -> bool:
+        """Close a run the sweep found ended without its last task, only if it is still RUNNING; False
+        when it was closed meanwhile."""
+        ...
+
+    def mark_taken_over(self, plan: str, run_sk: str, by: str, at: str) -> None: ...
+
+    # Trigger events, failback records, parked task tokens.
+    def claim_event(self, event_id: str, execution_arn: str, expires: int) -> str | None:
+        """Record that `execution_arn` acts on the trigger event; the execution that did first (this one,
+        or the one of an earlier delivery)."""
+        ...
+
+    def record_layout_once(self, plan: str, server: str, layout: dict[str, Any], run_id: str) -> None: ...
+
+    def layout(self, plan: str, server: str) -> dict[str, Any] | None: ...
+
+    def forget_layout(self, plan: str, server: str) -> None: ...
+
+    def record_new_vm_once(self, plan: str, server: str, new_vm: dict[str, Any], run_id: str) -> None: ...
+
+    def new_vm(self, plan: str, server: str) -> dict[str, Any] | None: ...
+
+    def forget_new_vm(self, plan: str, server: str) -> None: ...
+
+    def add_waiter(self, resource_id: str, waiter: Waiter) -> None: ...
+
+    def waiters(self, resource_id: str) -> list[Waiter]: ...
+
+    def remove_waiter(self, resource_id: str, execution_arn: str) -> None: ...
 
 
 def to_attr(value: Any) -> dict[str, Any]:
@@ -415,7 +523,7 @@ class DynamoStateStore:
 _default = DynamoStateStore()
 
 
-def store() -> DynamoStateStore:
+def store() -> StateStore:
     """The Lambda's state table (STATE_TABLE_NAME, the cached client)."""
     return _default
 
