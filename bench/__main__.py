@@ -160,14 +160,10 @@ def measure_scale(workdir: Path, wave_sizes: list[int] = SCALE_WAVES) -> dict[st
                     results["seconds_to_last_job_started"] = seconds
                 else:  # the run failed before launching: the figure does not exist
                     results["seconds_to_last_job_started"] = None
-                record = next(
-                    (
-                        i
-                        for i in state_store.query_runs(plan.name)
-                        if i.get("executionArn") == result["executionArn"]
-                    ),
-                    {},
+                found = state_store.run_of_execution(
+                    state_store.query_runs(plan.name), result["executionArn"]
                 )
+                record = found.to_document() if found is not None else {}
                 # DynamoDB counts attribute names and values: the JSON text is a close upper bound.
                 results["run_record_bytes"] = len(json.dumps(record, default=str).encode())
             history = _history(cloud, result["executionArn"])

@@ -13,26 +13,17 @@ from botocore.exceptions import ClientError
 from drctl.progress import ProgressPrinter
 from drctl.stack import OperatorError, Stack
 from lambdas.adapters import state_store
-from lambdas.adapters.state_store import from_item
+from lambdas.domain.records import PlanState, RunRecord
 from lambdas.errors import InvalidInput
 from lambdas.inputs import StartRequest, parse_start_request
 from lambdas.validation import to_document
 
 
-def plan_state(stack: Stack, plan: str) -> dict[str, Any]:
-    item = (
-        stack.client("dynamodb")
-        .get_item(
-            TableName=stack.table,
-            Key={"pk": {"S": f"PLAN#{plan}"}, "sk": {"S": "STATE"}},
-            ConsistentRead=True,
-        )
-        .get("Item")
-    )
-    return from_item(item)
+def plan_state(stack: Stack, plan: str) -> PlanState:
+    return state_store.plan_state(plan, dynamodb=stack.client("dynamodb"), table=stack.table)
 
 
-def runs(stack: Stack, plan: str, limit: int = 10) -> list[dict[str, Any]]:
+def runs(stack: Stack, plan: str, limit: int = 10) -> list[RunRecord]:
     return state_store.query_runs(plan, limit, dynamodb=stack.client("dynamodb"), table=stack.table)
 
 
@@ -43,14 +34,14 @@ def status(stack: Stack, plan: str | None) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for name in plans:
         state = plan_state(stack, name)
-        replication = state.get("replication") or {}
+        replication = state.replication or {}
         result[name] = {
-            "lifecycle": state.get("lifecycle", "NORMAL"),
-            "running": state.get("activeExecution"),
-            "running_workflow": state.get("activeWorkflow"),
-            "waiting_for_approval": bool(state.get("pendingApproval")),
-            "last_drill": state.get("lastDrill"),
-            "last_refusal": state.get("lastRefusal"),
+            "lifecycle": state.lifecycle or "NORMAL",
+            "running": state.active_execution or None,
+            "running_workflow": state.active_workflow or None,
+            "waiting_for_approval": bool(state.pending_approval),
+            "last_drill": state.last_drill or None,
+            "last_refusal": state.last_refusal or None,
             "replication": {
                 "at": replication.get("at"),
                 "max_lag_seconds": replication.get("maxLagSeconds"),
@@ -83,7 +74,7 @@ def start(stack: Stack, workflow: str, request: StartRequest) -> str:
 
 def _pending_approval(stack: Stack, plan: str) -> dict[str, Any]:
     stack.check_plan(plan)
-    pending = plan_state(stack, plan).get("pendingApproval")
+    pending = plan_state(stack, plan).pending_approval
     if not pending:
         raise OperatorError(f"plan {plan} has no failover waiting for approval")
     return dict(pending)
@@ -116,9 +107,10 @@ def abort(stack: Stack, plan: str, reason: str) -> str:
 
 
 def find_run(stack: Stack, plan: str, execution_arn: str | None) -> dict[str, Any]:
+    """The run record as stored: the progress view and the report read it."""
     run = state_store.run_of_execution(runs(stack, plan, limit=50), execution_arn)
     if run is not None:
-        return run
+        return run.to_document()
     raise OperatorError(f"no run of plan {plan}" + (f" for {execution_arn}" if execution_arn else ""))
 
 

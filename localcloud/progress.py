@@ -9,4 +9,6 @@ from lambdas.adapters import state_store
 
 
 def find_run(plan: str, execution_arn: str) -> dict[str, Any] | None:
-    return state_store.run_of_execution(state_store.query_runs(plan, limit=50), execution_arn)
+    """The run record as stored."""
+    run = state_store.run_of_execution(state_store.query_runs(plan, limit=50), execution_arn)
+    return run.to_document() if run is not None else None

@@ -1,13 +1,15 @@
 """Plan lifecycle: NORMAL -> FAILED_OVER -> FAILED_BACK -> NORMAL, with drills only from NORMAL.
 
-The lock and the lifecycle check are one conditional DynamoDB write (see handlers/begin_run.py), so two
-starts racing each other can never both pass.
+The lock and the lifecycle check are one conditional write (StateStore.take_lock, which checks may_start),
+so two starts racing each other can never both pass.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from lambdas.domain.records import PlanState, RunRecord
 
 Lifecycle = Literal["NORMAL", "FAILED_OVER", "FAILED_BACK"]
 NORMAL: Lifecycle = "NORMAL"
@@ -22,47 +24,38 @@ class Transition:
     # A failure that changed production (source fenced or recovery instances launched) cannot pretend
     # nothing happened: the plan moves to on_partial_failure, flagged incomplete.
     on_partial_failure: Lifecycle
+    # A plan flagged incomplete in one of these states may be entered again: recovery re-run on a plan left
+    # FAILED_OVER by an incomplete recovery.
+    reenter_incomplete: tuple[Lifecycle, ...] = ()
 
 
 TRANSITIONS: dict[str, Transition] = {
     "drill": Transition((NORMAL,), NORMAL, NORMAL),
-    "recovery": Transition((NORMAL,), FAILED_OVER, FAILED_OVER),
+    "recovery": Transition((NORMAL,), FAILED_OVER, FAILED_OVER, reenter_incomplete=(FAILED_OVER,)),
     "failback": Transition((FAILED_OVER,), FAILED_BACK, FAILED_OVER),
     "return_to_normal": Transition((FAILED_BACK,), NORMAL, FAILED_BACK),
 }
 
 
-def lock_condition(workflow: str) -> tuple[str, dict[str, Any]]:
-    """ConditionExpression (and its values) under which `workflow` may take the plan's lock.
-
-    The same execution may take it again (a retried Lambda). Recovery may also be re-run on a plan left
-    FAILED_OVER by an incomplete recovery.
-    """
+def may_start(workflow: str, state: PlanState) -> bool:
+    """Whether the plan's lifecycle lets `workflow` start (the lock is the store's to check). A plan that
+    never ran is NORMAL."""
     transition = TRANSITIONS[workflow]
-    values: dict[str, Any] = {}
-    states = []
-    for index, state in enumerate(transition.allowed_from):
-        values[f":allowed{index}"] = state
-        states.append(f"#lifecycle = :allowed{index}")
-    if NORMAL in transition.allowed_from:
-        states.append("attribute_not_exists(#lifecycle)")
-    if workflow == "recovery":
-        values[":failed_over"] = FAILED_OVER
-        values[":true"] = True
-        states.append("(#lifecycle = :failed_over AND #incomplete = :true)")
-    condition = "(attribute_not_exists(#active) OR #active = :execution) AND (" + " OR ".join(states) + ")"
-    return condition, values
+    current = state.lifecycle or NORMAL
+    return current in transition.allowed_from or (
+        current in transition.reenter_incomplete and state.incomplete is True
+    )
 
 
-def refusal_reason(workflow: str, plan: str, state_item: dict[str, Any], execution_arn: str) -> str:
-    """Explain, after a failed conditional write, why the workflow may not start."""
-    active = state_item.get("activeExecution")
+def refusal_reason(workflow: str, plan: str, state: PlanState, execution_arn: str) -> str:
+    """Explain, after a refused lock, why the workflow may not start."""
+    active = state.active_execution
     if active and active != execution_arn:
         return (
-            f"plan {plan} already has a running {state_item.get('activeWorkflow', 'workflow')} execution "
+            f"plan {plan} already has a running {state.active_workflow or 'workflow'} execution "
             f"({active}); wait for it to finish or stop it, then start again"
         )
-    lifecycle = state_item.get("lifecycle", NORMAL)
+    lifecycle = state.lifecycle or NORMAL
     allowed = " or ".join(TRANSITIONS[workflow].allowed_from)
     return f"{workflow} needs plan {plan} in state {allowed}, but it is {lifecycle}" + _next_step_hint(
         lifecycle
@@ -78,10 +71,10 @@ def _next_step_hint(lifecycle: str) -> str:
     return hints.get(lifecycle, "")
 
 
-def changed_production(record: dict[str, Any]) -> bool:
+def changed_production(record: RunRecord) -> bool:
     """Whether a run (its record) fenced an Azure source or launched a recovery instance."""
-    fenced = any(v.get("fenced") for v in (record.get("fencing") or {}).values())
-    launched = any(s.get("recoveryInstanceId") for s in (record.get("servers") or {}).values())
+    fenced = any(v.get("fenced") for v in (record.fencing or {}).values())
+    launched = any(s.recovery_instance_id for s in (record.servers or {}).values())
     return fenced or launched
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from lambdas.adapters import executions, notify, state_store
 from lambdas.domain import lifecycle
+from lambdas.domain.records import RunRecord
 from lambdas.errors import InvalidInput, Refused
 from lambdas.handlers.common import RunContext, TaskInput, iso, load_plan, logger, now, task
 from lambdas.inputs import StartRequest, Workflow, parse_start_request
@@ -39,17 +40,13 @@ def _check_trigger(request: StartRequest, workflow: str, execution_arn: str) -> 
     if request.trigger == "schedule" and workflow != "drill":
         raise InvalidInput(f"trigger: a schedule can only start a drill, not {workflow}")
     if request.event_id:
-        first = state_store.put_if_absent(
-            {"pk": {"S": f"EVENT#{request.event_id}"}, "sk": {"S": "EVENT"}},
-            {"executionArn": execution_arn, "ttl": int(now().timestamp()) + 30 * 86_400},
-        )
-        if not first:
-            seen = state_store.get_item({"pk": {"S": f"EVENT#{request.event_id}"}, "sk": {"S": "EVENT"}})
-            if seen.get("executionArn") != execution_arn:
-                raise Refused(
-                    f"event {request.event_id} was already handled by {seen.get('executionArn')}; "
-                    "a duplicate delivery does not start a second run"
-                )
+        expires = int(now().timestamp()) + 30 * 86_400
+        handled_by = state_store.store().claim_event(request.event_id, execution_arn, expires)
+        if handled_by != execution_arn:
+            raise Refused(
+                f"event {request.event_id} was already handled by {handled_by}; "
+                "a duplicate delivery does not start a second run"
+            )
 
 
 def _take_lock(request: StartRequest, plan: Plan, workflow: str, execution_arn: str) -> str | None:
@@ -58,17 +55,14 @@ def _take_lock(request: StartRequest, plan: Plan, workflow: str, execution_arn: 
         _conditional_lock(request, plan, workflow, execution_arn, stale=None)
         return None
     except Refused:
-        holder = state_store.get_item(state_store.plan_key(request.plan)).get("activeExecution")
+        holder = state_store.store().plan_state(request.plan).active_execution
         if not holder or holder == execution_arn or not executions.has_ended(holder):
             raise
     # The holder was stopped or timed out before its last task: take over, under the same conditions.
     _conditional_lock(request, plan, workflow, execution_arn, stale=holder)
-    for old_run in state_store.query_runs(plan.name, limit=50):
-        if old_run.get("executionArn") == holder and old_run.get("status") == "RUNNING":
-            state_store.set_fields(
-                state_store.run_key(plan.name, old_run["sk"]),
-                {"status": "ABORTED", "endedAt": iso(now()), "takenOverBy": execution_arn},
-            )
+    for old_run in state_store.store().runs(plan.name, limit=50):
+        if old_run.execution_arn == holder and old_run.status == "RUNNING":
+            state_store.store().mark_taken_over(plan.name, old_run.sk, execution_arn, iso(now()))
     logger.warning("took over the lock of an execution that ended without it", extra={"stale": holder})
     return str(holder)
 
@@ -77,45 +71,21 @@ def _conditional_lock(
     request: StartRequest, plan: Plan, workflow: str, execution_arn: str, stale: str | None
 ) -> None:
     """One conditional write: the plan's lock, its lifecycle state, and (for an alarm) the flapping guard."""
-    condition, values = lifecycle.lock_condition(workflow)
-    if stale is not None:
-        condition = condition.replace("#active = :execution", "#active = :execution OR #active = :stale")
-        values[":stale"] = stale
-    names = {
-        "#active": "activeExecution",
-        "#activeWorkflow": "activeWorkflow",
-        "#lockedAt": "lockedAt",
-        "#lifecycle": "lifecycle",
-        **({"#incomplete": "incomplete"} if ":true" in values else {}),
-    }
-    update = "SET #active = :execution, #activeWorkflow = :workflow, #lockedAt = :now, "
-    update += "#lifecycle = if_not_exists(#lifecycle, :normal)"
     started = now()
+    cutoff: str | None = None
     if request.trigger == "alarm":
         # The guard counts only alarm-started runs that changed production: fence_source stamps
         # lastAutomaticFailover as it starts fencing, so an unconfirmed or rejected alarm does not hold
         # off a real outage minutes later.
-        cutoff = started - timedelta(minutes=plan.triggers.min_minutes_between_automatic)
-        condition += " AND (attribute_not_exists(#lastAutomatic) OR #lastAutomatic < :cutoff)"
-        names["#lastAutomatic"] = "lastAutomaticFailover"
-        values[":cutoff"] = iso(cutoff)
-    taken = state_store.conditional_update(
-        state_store.plan_key(request.plan),
-        update,
-        condition,
-        names,
-        {
-            **values,
-            ":execution": execution_arn,
-            ":workflow": workflow,
-            ":now": iso(started),
-            ":normal": lifecycle.NORMAL,
-        },
+        cutoff = iso(started - timedelta(minutes=plan.triggers.min_minutes_between_automatic))
+    store = state_store.store()
+    taken = store.take_lock(
+        request.plan, workflow, execution_arn, iso(started), stale=stale, automatic_cutoff=cutoff
     )
     if taken is None:
-        state = state_store.get_item(state_store.plan_key(request.plan))
-        last = state.get("lastAutomaticFailover")
-        if request.trigger == "alarm" and last and last >= values[":cutoff"]:
+        state = store.plan_state(request.plan)
+        last = state.last_automatic_failover
+        if cutoff is not None and last and last >= cutoff:
             raise Refused(
                 f"an automatic failover of plan {plan.name} already began at {last}; alarms within "
                 f"triggers.min_minutes_between_automatic ({plan.triggers.min_minutes_between_automatic}) "
@@ -136,7 +106,7 @@ def _announce_refusal(
         "execution": execution_arn,
         "reason": reason,
     }
-    state_store.record_refusal(plan.name, refusal)
+    state_store.store().record_refusal(plan.name, refusal)
     source = f"alarm {request.alarm_name}" if request.alarm_name else f"the {request.trigger}"
     notify.publish(f"[DR] {workflow} refused for {plan.name}: {source} started nothing", refusal)
 
@@ -160,7 +130,7 @@ def handler(event: BeginInput) -> dict[str, Any]:
         run_id=event.execution_name,
         execution_arn=event.execution_arn,
         started_at=event.started_at,
-        run_sk=f"RUN#{started}#{event.execution_name}",
+        run_sk=state_store.run_sort_key(started, event.execution_name),
         trigger=request.trigger,
         snapshot=iso(moment) if (moment := request.snapshot_time) else "latest",
         is_drill=event.workflow == "drill",
@@ -175,28 +145,28 @@ def handler(event: BeginInput) -> dict[str, Any]:
         approval_timeout_seconds=plan.approval.timeout_minutes * 60,
         approval_on_timeout=plan.approval.on_timeout,
     )
-    state_store.put_if_absent(
-        run.record_key(),
-        {
-            "runId": run.run_id,
-            "plan": plan.name,
-            "workflow": event.workflow,
-            "executionArn": event.execution_arn,
-            "status": "RUNNING",
-            "startedAt": started,
-            "trigger": {
+    state_store.store().open_run(
+        RunRecord(
+            sk=run.run_sk,
+            run_id=run.run_id,
+            plan=plan.name,
+            workflow=event.workflow,
+            execution_arn=event.execution_arn,
+            status="RUNNING",
+            started_at=started,
+            trigger={
                 "kind": request.trigger,
                 "alarmName": request.alarm_name,
                 "eventId": request.event_id,
                 "requestedBy": request.requested_by,
                 "reason": request.reason,
             },
-            "snapshot": run.snapshot,
-            "tookOverFrom": took_over,
-            "servers": {},
-            "waves": {},
-            "errors": [],
-        },
+            snapshot=run.snapshot,
+            took_over_from=took_over,
+            servers={},
+            waves={},
+            errors=[],
+        )
     )
     logger.info(
         "run started", extra={"plan": plan.name, "workflow": event.workflow, "trigger": request.trigger}

@@ -24,10 +24,10 @@ def handler(event: CheckWaveInput) -> dict[str, Any]:
     plan = run.load_plan()
     wave = wave_of(plan, event.wave)
     progress = wave_progress(wave, drs.jobs(event.job_ids))
-    record = run.record().get("servers", {})
+    record = run.record().servers or {}
     seen = iso(now())
     fields: dict[str, Any] = {}
-    new_ids = [sid for sid in progress.launched if not record.get(sid, {}).get("recoveryInstanceId")]
+    new_ids = [sid for sid in progress.launched if not (sid in record and record[sid].recovery_instance_id)]
     if new_ids:
         instances = {ri["sourceServerID"]: ri for ri in drs.recovery_instances(new_ids, drill=run.is_drill)}
         for sid in new_ids:
@@ -37,7 +37,7 @@ def handler(event: CheckWaveInput) -> dict[str, Any]:
             fields[f"servers.{sid}.snapshotAt"] = instance.get("pointInTimeSnapshotDateTime")
             fields[f"servers.{sid}.launchedAt"] = seen
     for sid in progress.failed:
-        if not record.get(sid, {}).get("launchFailed"):
+        if not (sid in record and record[sid].launch_failed):
             fields[f"servers.{sid}.launchFailed"] = True
             fields[f"servers.{sid}.launchFailedAt"] = seen
     if fields:

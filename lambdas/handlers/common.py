@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics
 
 from lambdas.adapters import state_store
+from lambdas.domain.records import RunRecord
 from lambdas.errors import InvalidInput
 from lambdas.plan import Plan, plan_catalog
 from lambdas.validation import StrictModel, parse_input
@@ -55,8 +56,8 @@ class RunContext(TaskInput, frozen=True):
     def record_key(self) -> dict[str, Any]:
         return state_store.run_key(self.plan, self.run_sk)
 
-    def record(self) -> dict[str, Any]:
-        return state_store.get_item(self.record_key())
+    def record(self) -> RunRecord:
+        return state_store.run_record(self.plan, self.run_sk)
 
     def update_record(self, fields: dict[str, Any]) -> None:
         state_store.set_fields(self.record_key(), fields)

@@ -44,13 +44,13 @@ def handler(event: RunTask) -> dict[str, Any]:
             "provisioned; no failover was started. Start recovery by hand if users are affected."
         )
         # finish_run notifies with this reason; drctl status shows it with the refused starts.
-        state_store.record_refusal(
+        state_store.store().record_refusal(
             run.plan,
             {
                 "at": iso(now()),
                 "workflow": run.workflow,
                 "trigger": run.trigger,
-                "alarmName": (run.record().get("trigger") or {}).get("alarmName"),
+                "alarmName": (run.record().trigger or {}).get("alarmName"),
                 "execution": run.execution_arn,
                 "reason": reason,
             },

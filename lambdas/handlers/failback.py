@@ -576,8 +576,7 @@ def _target(plan: Plan, sid: str, entry: dict[str, Any]) -> _Target:
 
 
 def _servers(run: RunContext) -> dict[str, Any]:
-    servers: dict[str, Any] = (run.record().get("failback") or {}).get("servers") or {}
-    return servers
+    return run.record().failback_servers()
 
 
 def _layout(plan: Plan, server: Server) -> rules.Layout:

@@ -21,7 +21,7 @@ def handler(event: RunTask) -> dict[str, Any]:
     run = event.run
     plan = run.load_plan()
     if run.trigger == "alarm":
-        state_store.record_automatic_failover(run.plan, iso(now()))
+        state_store.store().record_automatic_failover(run.plan, iso(now()))
     errors: tuple[type[Exception], ...] = (*azure_compute.azure_errors(), AzureUnavailable)
     fencing: dict[str, dict[str, Any]] = {}
     pollers = {}

@@ -42,27 +42,31 @@ def handler(event: FinishInput) -> dict[str, Any]:
     record = run.record()
     succeeded = event.outcome == "succeeded"
     failure = error_message(event.error)
+    new_state: str  # as the plan's state item has it once settled
     new_state, incomplete = lifecycle.lifecycle_after(
         run.workflow, succeeded, run.workflow == "recovery" and lifecycle.changed_production(record)
     )
     ended = iso(now())
-    measured = measurements(record, plan.targets.rto_minutes, plan.targets.rpo_minutes)
+    measured = measurements(record.to_document(), plan.targets.rto_minutes, plan.targets.rpo_minutes)
 
-    also: dict[str, Any] = {}
+    last_drill: dict[str, Any] | None = None
     if run.is_drill:
-        also["lastDrill"] = {
+        last_drill = {
             "at": ended,
             "result": "SUCCEEDED" if succeeded else "FAILED",
             "executionArn": run.execution_arn,
             "rtoSeconds": measured["rto_seconds"],
             "rpoSeconds": measured["rpo_seconds"],
         }
-    released = state_store.release_lock(run.plan, run.execution_arn, new_state, incomplete, ended, also)
+    store = state_store.store()
+    released = store.release_lock(
+        run.plan, run.execution_arn, new_state, incomplete, ended, last_drill=last_drill
+    )
     if released is None:
-        state = state_store.get_item(state_store.plan_key(run.plan))
-        if state.get("lastExecution") != run.execution_arn:
+        state = store.plan_state(run.plan)
+        if state.last_execution != run.execution_arn:
             logger.warning("lock no longer held by this execution; lifecycle left unchanged")
-        new_state = state.get("lifecycle", new_state)
+        new_state = state.lifecycle or new_state
 
     status = "SUCCEEDED" if succeeded else "FAILED"
     closing = {
@@ -72,11 +76,11 @@ def handler(event: FinishInput) -> dict[str, Any]:
         "measurements": measured,
         **({"failure": failure} if failure else {}),
     }
-    report = build_report(plan, {**record, **closing})
+    report = build_report(plan, {**record.to_document(), **closing})
     stored = reports.put_report(
         report_prefix(run.plan, iso(run.started_at), run.run_id), report, render_html(report)
     )
-    run.update_record({**closing, "report": stored})
+    store.finish_run(run.plan, run.run_sk, {**closing, "report": stored})
     _emit_metrics(run.plan, run.workflow, succeeded, measured)
     summary = {
         "plan": run.plan,

@@ -88,7 +88,7 @@ def handler(event: LaunchWaveInput) -> dict[str, Any]:
     }
     if queued:
         # A wave does not wait for room forever: the plan's launch timeout bounds the queueing too.
-        previous = run.record().get("waves", {}).get(f"w{event.wave}", {})
+        previous = (run.record().waves or {}).get(f"w{event.wave}", {})
         since = parse_time(previous.get("queuedSince")) or now()
         wave_record["queuedSince"] = iso(since)
         if now() - since > timedelta(minutes=plan.timing.launch_timeout_minutes):

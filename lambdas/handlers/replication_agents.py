@@ -80,7 +80,7 @@ def install_handler(event: RunTask) -> dict[str, Any]:
     run = event.run
     plan = run.load_plan()
     targets = new_vm_servers(plan)
-    recorded = (run.record().get("restore") or {}).get("newSourceServers") or {}
+    recorded = run.record().restore_section().get("newSourceServers") or {}
     installed = 0
     for sid, new_vm in targets.items():
         server = plan.server_by_source_id(sid)

@@ -92,7 +92,7 @@ def check_handler(event: RunTask) -> dict[str, Any]:
         ids = [ri["recoveryInstanceID"] for ri in remaining if ri["sourceServerID"] not in busy]
         if ids:
             job_ids = drs.terminate_recovery_instances(ids)
-            record = run.record().get("restore") or {}
+            record = run.record().restore_section()
             run.update_record(
                 {
                     "restore.continuousAt": record.get("continuousAt") or iso(now()),
@@ -123,7 +123,7 @@ def _replacement_source_servers(run: RunContext, plan: Plan) -> dict[str, str | 
     """For servers that failed back to a new VM: the source server its new agent registered, once DRS
     lists it (found by the guest's hostname, added after the install, not one of the plan's). Records it
     with the plan change to make."""
-    recorded = (run.record().get("restore") or {}).get("newSourceServers") or {}
+    recorded = run.record().restore_section().get("newSourceServers") or {}
     found: dict[str, str | None] = {}
     candidates: list[dict[str, Any]] | None = None
     for sid in new_vm_servers(plan):

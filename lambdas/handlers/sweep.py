@@ -20,6 +20,7 @@ from typing import Any
 
 from lambdas.adapters import drs, executions, notify, state_store
 from lambdas.domain import lifecycle
+from lambdas.domain.records import RunRecord
 from lambdas.domain.waves import PLAN_TAG, RUN_TAG
 from lambdas.errors import DrsRefused
 from lambdas.handlers.common import iso, logger, now
@@ -28,16 +29,16 @@ from lambdas.handlers.common import iso, logger, now
 def ended_without_closing(plan: str) -> list[str]:
     """Close the plan's runs still marked RUNNING whose execution has ended; returns their run ids."""
     closed = []
-    for record in state_store.query_runs(plan, limit=50):
-        if record.get("status") != "RUNNING" or not record.get("executionArn"):
+    for record in state_store.store().runs(plan, limit=50):
+        if record.status != "RUNNING" or not record.execution_arn:
             continue
-        execution = executions.describe(record["executionArn"])
+        execution = executions.describe(record.execution_arn)
         if execution["status"] != executions.RUNNING and close_aborted(plan, record, execution):
-            closed.append(str(record["runId"]))
+            closed.append(record.run_id)
     return closed
 
 
-def close_aborted(plan: str, record: dict[str, Any], execution: dict[str, Any]) -> bool:
+def close_aborted(plan: str, record: RunRecord, execution: dict[str, Any]) -> bool:
     """Mark the run ABORTED and release the plan's lock if the run still holds it. False when the run was
     closed meanwhile (its last task ran after all)."""
     ended = iso(now())
@@ -46,37 +47,29 @@ def close_aborted(plan: str, record: dict[str, Any], execution: dict[str, Any]) 
         **({"stoppedAt": iso(execution["stopDate"])} if execution.get("stopDate") else {}),
         **{k: str(execution[k])[:2000] for k in ("error", "cause") if execution.get(k)},
     }
-    closed = state_store.conditional_update(
-        state_store.run_key(plan, record["sk"]),
-        "SET #status = :aborted, #endedAt = :now, #execution = :execution, #closedBy = :sweep",
-        "#status = :running",
-        {"#status": "status", "#endedAt": "endedAt", "#execution": "execution", "#closedBy": "closedBy"},
-        {":aborted": "ABORTED", ":running": "RUNNING", ":now": ended, ":execution": seen, ":sweep": "sweep"},
-    )
-    if closed is None:
+    store = state_store.store()
+    if not store.abort_run(plan, record.sk, ended, seen):
         return False
-    workflow = str(record.get("workflow"))
+    workflow = record.workflow
     new_state, incomplete = lifecycle.lifecycle_after(
         workflow, False, workflow == "recovery" and lifecycle.changed_production(record)
     )
-    released = state_store.release_lock(plan, record["executionArn"], new_state, incomplete, ended)
+    released = store.release_lock(plan, record.execution_arn, new_state, incomplete, ended)
     summary: dict[str, Any] = {
         "plan": plan,
         "workflow": workflow,
-        "execution": record["executionArn"],
+        "execution": record.execution_arn,
         "executionStatus": execution["status"],
         "lockReleased": released is not None,
         "lifecycle": new_state if released is not None else None,
     }
-    failback_servers = (record.get("failback") or {}).get("servers") or {}
+    failback_servers = record.failback_servers()
     if workflow == "failback" and failback_servers:
         # A stopped failback never ran its "clear credentials" step: no credential stays in userData.
         from lambdas.handlers.failback import clear_failback_credentials
 
         outcome = clear_failback_credentials(failback_servers)
-        state_store.set_fields(
-            state_store.run_key(plan, record["sk"]), {"failback.credentialsCleared": outcome}
-        )
+        store.update_run(plan, record.sk, {"failback.credentialsCleared": outcome})
         summary["credentialsCleared"] = outcome
     logger.warning("closed a run whose execution ended without closing it", extra=summary)
     notify.publish(f"[DR] {workflow} {execution['status'].lower()} for {plan}: run closed ABORTED", summary)
@@ -84,10 +77,10 @@ def close_aborted(plan: str, record: dict[str, Any], execution: dict[str, Any]) 
 
 
 def orphaned_drill_instances(
-    plan: str, instances: list[dict[str, Any]], jobs: list[dict[str, Any]], runs: list[dict[str, Any]]
+    plan: str, instances: list[dict[str, Any]], jobs: list[dict[str, Any]], runs: list[RunRecord]
 ) -> list[str]:
     """Drill instances whose launch job was started by an ended run of this plan."""
-    ended = {r["runId"] for r in runs if r.get("status") not in (None, "RUNNING")}
+    ended = {r.run_id for r in runs if r.status != "RUNNING"}
     tags = {job["jobID"]: job.get("tags") or {} for job in jobs}
     ours = {job_id for job_id, t in tags.items() if t.get(PLAN_TAG) == plan and t.get(RUN_TAG) in ended}
     return sorted(ri["recoveryInstanceID"] for ri in instances if ri.get("jobID") in ours)
@@ -108,7 +101,7 @@ def drill_instances_left(plan: str, source_server_ids: list[str]) -> list[str]:
     if not instances:
         return []
     jobs = drs.jobs(sorted({ri["jobID"] for ri in instances if ri.get("jobID")}))
-    orphans = orphaned_drill_instances(plan, instances, jobs, state_store.query_runs(plan, limit=50))
+    orphans = orphaned_drill_instances(plan, instances, jobs, state_store.store().runs(plan, limit=50))
     if not orphans:
         return []
     busy = busy_source_servers(drs.active_jobs())
@@ -124,7 +117,5 @@ def drill_instances_left(plan: str, source_server_ids: list[str]) -> list[str]:
         )
         return []
     logger.warning("terminating drill instances left by an ended drill", extra={"plan": plan, "ids": ready})
-    state_store.set_fields(
-        state_store.plan_key(plan), {"lastDrillSweep": {"at": iso(now()), "terminated": ready}}
-    )
+    state_store.store().record_drill_sweep(plan, {"at": iso(now()), "terminated": ready})
     return ready

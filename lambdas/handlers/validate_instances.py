@@ -19,8 +19,8 @@ class ValidateInput(RunTask, frozen=True):
 def handler(event: ValidateInput) -> dict[str, Any]:
     run = event.run
     plan = run.load_plan()
-    servers = run.record().get("servers", {})
-    launched = {sid: s["ec2InstanceId"] for sid, s in servers.items() if s.get("ec2InstanceId")}
+    servers = run.record().servers or {}
+    launched = {sid: s.ec2_instance_id for sid, s in servers.items() if s.ec2_instance_id}
     health = ec2.instance_health(list(launched.values()))
     checked = iso(now())
     fields: dict[str, Any] = {}
@@ -32,10 +32,10 @@ def handler(event: ValidateInput) -> dict[str, Any]:
             and status.get("system") == "ok"
             and status.get("instance") == "ok"
         )
-        if ok and not servers[sid].get("healthyAt"):
+        if ok and not servers[sid].healthy_at:
             fields[f"servers.{sid}.healthyAt"] = checked
         if not ok:
-            waiting.append(servers[sid].get("name", sid))
+            waiting.append(servers[sid].name or sid)
     if fields:
         run.update_record(fields)
     first = event.first_checked_at or checked

@@ -49,8 +49,7 @@ def resources_awaited(event: RegisterWaitInput) -> list[str]:
         if event.wave is None:
             raise InvalidInput("register_wait input: wave is required for kind 'wave'")
         return [s.source_server_id for s in wave_of(run.load_plan(), event.wave).servers]
-    servers = ((run.record().get("failback") or {}).get("servers") or {}).values()
-    return [entry["recoveryInstanceId"] for entry in servers]
+    return [entry["recoveryInstanceId"] for entry in run.record().failback_servers().values()]
 
 
 def _news_since_last_check(event: RegisterWaitInput) -> bool:

@@ -65,7 +65,8 @@ def run_record(plan: Plan, execution_arn: str) -> dict[str, Any]:
 
 
 def plan_state(plan: Plan) -> dict[str, Any]:
-    return state_store.get_item(state_store.plan_key(plan.name))
+    """The plan's state item as stored."""
+    return state_store.plan_state(plan.name).to_document()
 
 
 def recovery_instances(cloud: LocalCloud, plan: Plan) -> list[dict[str, Any]]:

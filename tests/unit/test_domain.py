@@ -6,6 +6,7 @@ import pytest
 
 from lambdas.domain import lifecycle, preflight, waves
 from lambdas.domain.measure import measurements
+from lambdas.domain.records import PlanState, RunRecord
 from lambdas.ownership import OWNER_TAG_KEY
 from lambdas.plan import Plan, parse_plan
 from lambdas.quotas import DEFAULT_QUOTAS, DrsQuotas
@@ -150,12 +151,21 @@ def test_recovery_accepts_unreachable_source_with_a_warning(plan: Plan) -> None:
     assert len(problems) == 4
 
 
-def test_lock_condition_allows_only_the_right_states() -> None:
-    condition, values = lifecycle.lock_condition("failback")
-    assert "attribute_not_exists(#lifecycle)" not in condition
-    assert set(values.values()) == {"FAILED_OVER"}
-    condition, _ = lifecycle.lock_condition("drill")
-    assert "attribute_not_exists(#lifecycle)" in condition
+@pytest.mark.parametrize(
+    ("state", "allowed"),
+    [
+        ({}, {"drill", "recovery"}),  # a plan that never ran is NORMAL
+        ({"lifecycle": "NORMAL"}, {"drill", "recovery"}),
+        ({"lifecycle": "FAILED_OVER"}, {"failback"}),
+        ({"lifecycle": "FAILED_OVER", "incomplete": True}, {"failback", "recovery"}),
+        ({"lifecycle": "FAILED_BACK", "incomplete": True}, {"return_to_normal"}),
+    ],
+)
+def test_each_workflow_may_start_only_from_its_lifecycle_states(
+    state: dict[str, Any], allowed: set[str]
+) -> None:
+    plan_state = PlanState.from_document(state)
+    assert {w for w in lifecycle.TRANSITIONS if lifecycle.may_start(w, plan_state)} == allowed
 
 
 @pytest.mark.parametrize(
@@ -175,10 +185,15 @@ def test_lifecycle_after(workflow: str, succeeded: bool, changed: bool, expected
 
 def test_refusal_reason_names_the_running_execution() -> None:
     reason = lifecycle.refusal_reason(
-        "drill", "shop", {"activeExecution": "arn:x", "activeWorkflow": "recovery"}, "arn:y"
+        "drill",
+        "shop",
+        PlanState.from_document({"activeExecution": "arn:x", "activeWorkflow": "recovery"}),
+        "arn:y",
     )
     assert "arn:x" in reason and "recovery" in reason
-    reason = lifecycle.refusal_reason("drill", "shop", {"lifecycle": "FAILED_OVER"}, "arn:y")
+    reason = lifecycle.refusal_reason(
+        "drill", "shop", PlanState.from_document({"lifecycle": "FAILED_OVER"}), "arn:y"
+    )
     assert "FAILED_OVER" in reason and "failback" in reason
 
 
@@ -227,7 +242,18 @@ def test_the_drill_sweep_takes_only_instances_of_ended_runs_of_the_plan() -> Non
         {"jobID": "drsjob-console", "tags": {}},
     ]
     instances = [{"recoveryInstanceID": f"i-{job['jobID'][7:]}", "jobID": job["jobID"]} for job in jobs]
-    runs = [{"runId": "run-ended", "status": "FAILED"}, {"runId": "run-running", "status": "RUNNING"}]
+    runs = [
+        RunRecord(
+            sk=f"RUN#2026-01-01T00:00:00.000Z#{run_id}",
+            run_id=run_id,
+            plan="shop",
+            workflow="drill",
+            execution_arn=f"arn:aws:states:us-east-1:1:execution:dr-drill:{run_id}",
+            status=status,
+            started_at="2026-01-01T00:00:00.000Z",
+        )
+        for run_id, status in (("run-ended", "FAILED"), ("run-running", "RUNNING"))
+    ]
     assert orphaned_drill_instances("shop", instances, jobs, runs) == ["i-ended"]
 
 

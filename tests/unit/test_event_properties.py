@@ -599,13 +599,14 @@ def test_a_trigger_starts_only_its_own_workflow(workflow: str, trigger: str, eve
     request = parse_start_request({"plan": "shop", "trigger": trigger, "event_id": event_id})
     writes: list[Any] = []
 
-    def record(key: dict[str, Any], fields: dict[str, Any]) -> bool:
-        writes.append(key)
-        return True
+    class Store:
+        def claim_event(self, event_id: str, execution_arn: str, expires: int) -> str:
+            writes.append(event_id)
+            return execution_arn
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(begin_run, "load_plan", lambda name: SAMPLE)
-        patch.setattr(begin_run.state_store, "put_if_absent", record)
+        patch.setattr(begin_run.state_store, "store", Store)
         with pytest.raises(InvalidInput, match=r"^trigger: "):
             begin_run._check_trigger(request, workflow, "arn:aws:states:us-east-1:1:execution:x:y")
     assert writes == []
