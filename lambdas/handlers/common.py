@@ -24,6 +24,7 @@ def new_metrics() -> EphemeralMetrics:
     so two emissions in flight (one per plan, or a task and the replication monitor) would mix theirs."""
     return EphemeralMetrics(namespace="DrOrchestrator", service="dr-orchestrator")
 
+
 M = TypeVar("M", bound=StrictModel)
 
 
