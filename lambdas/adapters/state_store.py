@@ -420,14 +420,7 @@ class DynamoStateStore:
         return _run(self._get(run_key(plan, run_sk)))
 
     def runs(self, plan: str, limit: int = 20) -> list[RunRecord]:
-        response = self._client().query(
-            TableName=self._table(),
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
-            ExpressionAttributeValues={":pk": {"S": f"PLAN#{plan}"}, ":run": {"S": "RUN#"}},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [_run(from_item(item)) for item in response.get("Items", [])]
+        return query_runs(plan, limit, dynamodb=self._client(), table=self._table())
 
     def update_run(self, plan: str, run_sk: str, fields: dict[str, Any]) -> None:
         self._set(run_key(plan, run_sk), fields)
@@ -560,7 +553,12 @@ def query_prefix(pk: str) -> list[dict[str, Any]]:
 
 
 def plan_state(plan: str, *, dynamodb: Any = None, table: str | None = None) -> PlanState:
-    return DynamoStateStore(dynamodb, table).plan_state(plan)
+    """The plan's state. dynamodb/table: another client and table than the Lambda's (drctl reads with the
+    operator's credentials; tests/infra/test_operator_role.py follows the client into these calls)."""
+    response = (dynamodb or client("dynamodb")).get_item(
+        TableName=table or os.environ["STATE_TABLE_NAME"], Key=plan_key(plan), ConsistentRead=True
+    )
+    return PlanState.from_document(_without_keys(from_item(response.get("Item"))))
 
 
 def run_record(plan: str, run_sort_key: str) -> RunRecord:
@@ -570,7 +568,15 @@ def run_record(plan: str, run_sort_key: str) -> RunRecord:
 def query_runs(
     plan: str, limit: int = 20, *, dynamodb: Any = None, table: str | None = None
 ) -> list[RunRecord]:
-    return DynamoStateStore(dynamodb, table).runs(plan, limit)
+    """The plan's newest run records first (dynamodb/table as for plan_state)."""
+    response = (dynamodb or client("dynamodb")).query(
+        TableName=table or os.environ["STATE_TABLE_NAME"],
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
+        ExpressionAttributeValues={":pk": {"S": f"PLAN#{plan}"}, ":run": {"S": "RUN#"}},
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return [_run(from_item(item)) for item in response.get("Items", [])]
 
 
 def run_of_execution(runs: list[RunRecord], execution_arn: str | None) -> RunRecord | None:
