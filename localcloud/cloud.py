@@ -168,7 +168,14 @@ class LocalCloud:
         self._deploy()
         self._role_policies = role_policies(self.template)
         self.iam.set_policies(self._role_policies)
-        seed_plans(self, self.plans)
+        seed_plans(
+            self.plans,
+            client=self.client,
+            azure=self.azure,
+            drs=self.drs,
+            stack_name=self.stack_name,
+            secret_arn=self.env["AZURE_SECRET_ARN"],
+        )
         self.refresh_replication()
         self.clock.start()
 
