@@ -4,7 +4,8 @@ source VMs and failback-client image, the Route 53 zone and record, and the Azur
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
 from moto.route53.models import HostedZoneIdentifier
 from moto.utilities.id_generator import moto_id_manager
@@ -12,26 +13,36 @@ from moto.utilities.id_generator import moto_id_manager
 from lambdas.adapters.azure_compute import VmRef
 from lambdas.ownership import OWNER_TAG_KEY
 from lambdas.plan import Plan
+from localcloud.azure import AzureEmulator
+from localcloud.drs import DrsEmulator
 from localcloud.template import ACCOUNT_ID
 
-if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+Client = Callable[[str], Any]
 
 DISKS_GIB = {"db": [64, 256], "default": [64, 128]}
 LOCATION = "westeurope"
 
 
-def seed_plans(cloud: LocalCloud, plans: list[Plan]) -> None:
+def seed_plans(
+    plans: list[Plan],
+    *,
+    client: Client,
+    azure: AzureEmulator,
+    drs: DrsEmulator,
+    stack_name: str,
+    secret_arn: str,
+) -> None:
+    """`client(service)` is a boto3 client of the local cloud; the stack's resources are deployed."""
     for plan in plans:
-        _seed_plan(cloud, plan)
-    _seed_secret(cloud)
-    _open_failback_port(cloud)
+        _seed_plan(client, azure, drs, stack_name, plan)
+    _seed_secret(client, azure, secret_arn)
+    _open_failback_port(client)
 
 
-def _open_failback_port(cloud: LocalCloud) -> None:
+def _open_failback_port(client: Client) -> None:
     """The failback prerequisite (README, "Failback"): recovery instances let TCP 1500 in from the Azure
     VMs' outbound addresses; here the default security group they launch with."""
-    ec2 = cloud.client("ec2")
+    ec2 = client("ec2")
     group = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["default"]}])
     ec2.authorize_security_group_ingress(
         GroupId=group["SecurityGroups"][0]["GroupId"],
@@ -46,18 +57,18 @@ def _open_failback_port(cloud: LocalCloud) -> None:
     )
 
 
-def _seed_plan(cloud: LocalCloud, plan: Plan) -> None:
+def _seed_plan(client: Client, azure: AzureEmulator, drs: DrsEmulator, stack_name: str, plan: Plan) -> None:
     for server in plan.servers():
         disks = DISKS_GIB["db"] if "db" in server.name else DISKS_GIB["default"]
         ref = VmRef.parse(server.azure_vm_id)
-        cloud.azure.seed_vm(
+        azure.seed_vm(
             resource_group=ref.resource_group,
             name=ref.name,
             os_disk_gb=disks[0],
             data_disks_gb=disks[1:],
             power_state="running",
         )
-        cloud.drs.seed_source_server(
+        drs.seed_source_server(
             hostname=server.name,
             disks_gib=disks,
             azure_vm_id=server.azure_vm_id,
@@ -65,22 +76,22 @@ def _seed_plan(cloud: LocalCloud, plan: Plan) -> None:
             lag_seconds=2,
             source_server_id=server.source_server_id,
             # What the operator does for each server a stack protects (lambdas/ownership.py).
-            tags={OWNER_TAG_KEY: cloud.stack_name},
+            tags={OWNER_TAG_KEY: stack_name},
         )
     # The failback-client image as `drctl failback-image publish` leaves it: a Gen1 gallery image version.
     image = plan.azure.failback.image_id.strip("/").split("/")
-    cloud.azure.seed_gallery_image(
+    azure.seed_gallery_image(
         resource_group=image[3], gallery=image[7], image=image[9], version=image[11], location=LOCATION
     )
     if plan.traffic is not None:
-        _seed_zone(cloud, plan)
+        _seed_zone(client, plan)
 
 
-def _seed_zone(cloud: LocalCloud, plan: Plan) -> None:
+def _seed_zone(client: Client, plan: Plan) -> None:
     traffic = plan.traffic
     assert traffic is not None
     zone_name = traffic.record_name.rstrip(".").split(".", 1)[1] + "."
-    route53 = cloud.client("route53")
+    route53 = client("route53")
     existing = [
         z for z in route53.list_hosted_zones()["HostedZones"] if z["Id"].endswith(traffic.hosted_zone_id)
     ]
@@ -108,18 +119,17 @@ def _seed_zone(cloud: LocalCloud, plan: Plan) -> None:
     )
 
 
-def _seed_secret(cloud: LocalCloud) -> None:
+def _seed_secret(client: Client, azure: AzureEmulator, secret_arn: str) -> None:
     """The same secret document an operator stores after deploy, pointing at the local Azure endpoints."""
-    secret_arn = cloud.env["AZURE_SECRET_ARN"]
-    cloud.client("secretsmanager").put_secret_value(
+    client("secretsmanager").put_secret_value(
         SecretId=secret_arn,
         SecretString=json.dumps(
             {
-                "tenant_id": cloud.azure.tenant_id,
-                "client_id": cloud.azure.client_id,
-                "client_secret": cloud.azure.client_secret,
-                "authority_host": cloud.azure.authority,
-                "resource_manager": cloud.azure.resource_manager_url,
+                "tenant_id": azure.tenant_id,
+                "client_id": azure.client_id,
+                "client_secret": azure.client_secret,
+                "authority_host": azure.authority,
+                "resource_manager": azure.resource_manager_url,
             }
         ),
     )

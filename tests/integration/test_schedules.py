@@ -71,14 +71,18 @@ def test_a_target_is_invoked_only_as_the_deployed_permissions_allow(cloud: Local
     rule = next(name for name in cloud.template.of_type("AWS::Events::Rule") if "ReplicationMonitor" in name)
     rule_arn = f"arn:aws:events:us-east-1:123456789012:rule/{rule}"
     monitor = f"arn:aws:lambda:us-east-1:123456789012:function:{cloud.function_name(MONITOR)}"
-    assert cloud._target_refusal("events", rule_arn, {"Arn": monitor}) is None
+    assert cloud.routing.target_refusal("events", rule_arn, {"Arn": monitor}) is None
     # The monitor's resource policy names its own rule only.
     other_rule = rule_arn.replace(rule, "SomeOtherRule")
-    assert "no resource-based policy" in str(cloud._target_refusal("events", other_rule, {"Arn": monitor}))
+    assert "no resource-based policy" in str(
+        cloud.routing.target_refusal("events", other_rule, {"Arn": monitor})
+    )
 
     schedule = next(iter(cloud.template.of_type("AWS::Scheduler::Schedule")))
     target = cloud.client("scheduler").get_schedule(Name=schedule)["Target"]
-    assert cloud._target_refusal("scheduler", "arn:schedule", target) is None
+    assert cloud.routing.target_refusal("scheduler", "arn:schedule", target) is None
     # The drill schedule's role may start the drill, not the recovery.
     recovery = {**target, "Arn": cloud.state_machines["recovery"]}
-    assert "not allowed states:StartExecution" in str(cloud._target_refusal("scheduler", "arn:s", recovery))
+    assert "not allowed states:StartExecution" in str(
+        cloud.routing.target_refusal("scheduler", "arn:s", recovery)
+    )
