@@ -22,7 +22,7 @@ import cdk_nag
 
 from dr_constructs.detection import DetectionRegionError
 from dr_constructs.lambda_assets import MissingDependencies
-from dr_constructs.nag import apply_nag_suppressions
+from dr_constructs.nag import NagSuppressionError, apply_nag_suppressions
 from dr_constructs.stack import DrOrchestratorStack
 from lambdas.plan import PlanError, load_plans, plan_files
 
@@ -46,11 +46,11 @@ def main() -> None:
         stack = DrOrchestratorStack(
             app, stack_name, plans=plans, env=env, description="Azure -> AWS DR orchestrator"
         )
-    except (PlanError, MissingDependencies, DetectionRegionError) as exc:
+        apply_nag_suppressions(stack)
+    except (PlanError, MissingDependencies, DetectionRegionError, NagSuppressionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     cdk.Aspects.of(app).add(cdk_nag.AwsSolutionsChecks(verbose=True))
-    apply_nag_suppressions(stack)
     app.synth()
 
 

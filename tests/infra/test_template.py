@@ -239,6 +239,38 @@ def test_iam_is_scoped_per_function(template: dict[str, Any]) -> None:
     assert "drs:TerminateRecoveryInstances" not in actions_of(policy_statements(template, "launch_wave"))
 
 
+def test_job_logs_and_snapshots_are_read_on_scoped_resources_only(template: dict[str, Any]) -> None:
+    """DescribeJobLogItems (JobResource) on this account's and region's jobs; DescribeRecoverySnapshots
+    (SourceServerResource) on the stack's source servers; neither on "*" (Service Authorization Reference)."""
+    from localcloud import limits
+    from tests.infra.test_scale_limits import allowed
+
+    for statement in [s for p in resources(template, "AWS::IAM::Policy").values() for s in statements_of(p)]:
+        if "*" in (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        ):
+            assert not {"drs:DescribeJobLogItems", "drs:DescribeRecoverySnapshots"} & actions_of([statement])
+    check = limits.resolve(policy_statements(template, "check_wave"), "DrOrchestrator", template["Resources"])
+    job = f"arn:aws:drs:{limits.REGION}:{limits.ACCOUNT_ID}:job/drsjob-0123456789abcdef0"
+    assert allowed(check, "drs:DescribeJobLogItems", job, {})
+    assert not allowed(check, "drs:DescribeJobLogItems", job.replace(limits.REGION, "eu-west-1"), {})
+    assert not allowed(check, "drs:DescribeJobLogItems", job.replace(limits.ACCOUNT_ID, "210987654321"), {})
+    assert not allowed(check, "drs:DescribeJobLogItems", job.replace(":job/", ":source-server/"), {})
+    launch = next(
+        s
+        for s in policy_statements(template, "launch_wave")
+        if "drs:DescribeRecoverySnapshots" in s["Action"]
+    )
+    assert json.dumps(launch["Resource"]).endswith(':source-server/*"]]}')
+    assert launch["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/dr-orchestrator:stack": "DrOrchestrator"}
+    }
+
+
+def statements_of(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(policy["Properties"]["PolicyDocument"]["Statement"])
+
+
 def test_the_sweep_reads_only_the_executions_of_this_stacks_workflows(template: dict[str, Any]) -> None:
     from localcloud import limits
     from localcloud.iam import allows
