@@ -20,6 +20,7 @@ if shutil.which("node") is None:
 import aws_cdk as cdk
 import cdk_nag
 
+from dr_constructs.deploy_options import DeployOptionError, DeployOptions
 from dr_constructs.detection import DetectionRegionError
 from dr_constructs.lambda_assets import MissingDependencies
 from dr_constructs.nag import NagSuppressionError, apply_nag_suppressions
@@ -42,12 +43,29 @@ def main() -> None:
     region = app.node.try_get_context("region")
     env = cdk.Environment(account=app.node.try_get_context("account"), region=region) if region else None
     try:
+        options = DeployOptions.from_context(app.node.try_get_context)
         plans = load_plans(plan_files(pattern, ROOT))
         stack = DrOrchestratorStack(
-            app, stack_name, plans=plans, env=env, description="Azure -> AWS DR orchestrator"
+            app,
+            stack_name,
+            plans=plans,
+            env=env,
+            description="Azure -> AWS DR orchestrator",
+            termination_protection=options.termination_protection,
+            # The stack's own tags (cdk.json sets @aws-cdk/core:explicitStackTags, so Tags.of(stack) alone
+            # would tag only the resources).
+            tags=options.tags,
         )
+        for key, value in options.tags.items():
+            cdk.Tags.of(stack).add(key, value)
         apply_nag_suppressions(stack)
-    except (PlanError, MissingDependencies, DetectionRegionError, NagSuppressionError) as exc:
+    except (
+        DeployOptionError,
+        PlanError,
+        MissingDependencies,
+        DetectionRegionError,
+        NagSuppressionError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     cdk.Aspects.of(app).add(cdk_nag.AwsSolutionsChecks(verbose=True))
