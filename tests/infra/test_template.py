@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Match, Template
 
 from dr_constructs.task_functions import TASKS
 from localcloud.synth import synthesize
@@ -32,8 +33,8 @@ def all_states(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return dict(asl["States"])
 
 
-def test_standard_state_machines_with_logging_and_tracing(template: dict[str, Any]) -> None:
-    machines = resources(template, "AWS::StepFunctions::StateMachine")
+def test_standard_state_machines_with_logging_and_tracing(cfn: Template) -> None:
+    machines = cfn.find_resources("AWS::StepFunctions::StateMachine")
     assert {k.split("StateMachine")[0] for k in machines} == {
         "Workflowsdrill",
         "Workflowsrecovery",
@@ -41,11 +42,14 @@ def test_standard_state_machines_with_logging_and_tracing(template: dict[str, An
         "Workflowsreturntonormal",
         "Workflowsapprovalgate",
     }
-    for machine in machines.values():
-        props = machine["Properties"]
-        assert props["StateMachineType"] == "STANDARD"
-        assert props["TracingConfiguration"] == {"Enabled": True}
-        assert props["LoggingConfiguration"]["Level"] == "ALL"
+    cfn.all_resources_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineType": "STANDARD",
+            "TracingConfiguration": {"Enabled": True},
+            "LoggingConfiguration": Match.object_like({"Level": "ALL"}),
+        },
+    )
 
 
 def test_every_task_has_backoff_retry_with_jitter_and_a_catch(template: dict[str, Any]) -> None:
@@ -139,20 +143,34 @@ def test_drs_events_resume_waiting_workflows(template: dict[str, Any]) -> None:
     assert not any(a.startswith("drs:") for a in actions_of(grants))
 
 
-def test_monthly_drill_schedule(template: dict[str, Any]) -> None:
-    schedule = next(iter(resources(template, "AWS::Scheduler::Schedule").values()))["Properties"]
-    assert schedule["ScheduleExpression"] == "cron(0 3 1 * ? *)"
-    assert "Workflowsdrill" in json.dumps(schedule["Target"]["Arn"])
-    assert json.loads(schedule["Target"]["Input"])["trigger"] == "schedule"
+def test_monthly_drill_schedule(cfn: Template) -> None:
+    cfn.resource_count_is("AWS::Scheduler::Schedule", 1)
+    cfn.has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {
+            "ScheduleExpression": "cron(0 3 1 * ? *)",
+            "Target": Match.object_like(
+                {
+                    "Arn": {"Ref": Match.string_like_regexp("^WorkflowsdrillStateMachine")},
+                    "Input": Match.serialized_json(Match.object_like({"trigger": "schedule"})),
+                }
+            ),
+        },
+    )
 
 
-def test_data_at_rest_is_encrypted_with_the_stack_key(template: dict[str, Any]) -> None:
-    table = next(iter(resources(template, "AWS::DynamoDB::Table").values()))["Properties"]
-    assert table["SSESpecification"]["SSEType"] == "KMS"
-    assert "KmsMasterKeyId" in next(iter(resources(template, "AWS::SNS::Topic").values()))["Properties"]
-    assert "KmsKeyId" in next(iter(resources(template, "AWS::SecretsManager::Secret").values()))["Properties"]
-    for group in resources(template, "AWS::Logs::LogGroup").values():
-        assert "KmsKeyId" in group["Properties"]
+def test_data_at_rest_is_encrypted_with_the_stack_key(cfn: Template) -> None:
+    (key,) = cfn.find_resources("AWS::KMS::Key")
+    key_arn = {"Fn::GetAtt": [key, "Arn"]}
+    for resource_type in ("AWS::DynamoDB::Table", "AWS::SNS::Topic", "AWS::SecretsManager::Secret"):
+        cfn.resource_count_is(resource_type, 1)
+    cfn.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {"SSESpecification": Match.object_like({"SSEType": "KMS", "KMSMasterKeyId": key_arn})},
+    )
+    cfn.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": key_arn})
+    cfn.has_resource_properties("AWS::SecretsManager::Secret", {"KmsKeyId": key_arn})
+    cfn.all_resources_properties("AWS::Logs::LogGroup", {"KmsKeyId": key_arn})
 
 
 def test_report_bucket_is_private_encrypted_and_logged(template: dict[str, Any]) -> None:
