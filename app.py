@@ -20,9 +20,10 @@ if shutil.which("node") is None:
 import aws_cdk as cdk
 import cdk_nag
 
+from dr_constructs.deploy_options import DeployOptionError, DeployOptions
 from dr_constructs.detection import DetectionRegionError
 from dr_constructs.lambda_assets import MissingDependencies
-from dr_constructs.nag import apply_nag_suppressions
+from dr_constructs.nag import NagSuppressionError, apply_nag_suppressions
 from dr_constructs.stack import DrOrchestratorStack
 from lambdas.plan import PlanError, load_plans, plan_files
 
@@ -42,15 +43,32 @@ def main() -> None:
     region = app.node.try_get_context("region")
     env = cdk.Environment(account=app.node.try_get_context("account"), region=region) if region else None
     try:
+        options = DeployOptions.from_context(app.node.try_get_context)
         plans = load_plans(plan_files(pattern, ROOT))
         stack = DrOrchestratorStack(
-            app, stack_name, plans=plans, env=env, description="Azure -> AWS DR orchestrator"
+            app,
+            stack_name,
+            plans=plans,
+            env=env,
+            description="Azure -> AWS DR orchestrator",
+            termination_protection=options.termination_protection,
+            # The stack's own tags (cdk.json sets @aws-cdk/core:explicitStackTags, so Tags.of(stack) alone
+            # would tag only the resources).
+            tags=options.tags,
         )
-    except (PlanError, MissingDependencies, DetectionRegionError) as exc:
+        for key, value in options.tags.items():
+            cdk.Tags.of(stack).add(key, value)
+        apply_nag_suppressions(stack)
+    except (
+        DeployOptionError,
+        PlanError,
+        MissingDependencies,
+        DetectionRegionError,
+        NagSuppressionError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     cdk.Aspects.of(app).add(cdk_nag.AwsSolutionsChecks(verbose=True))
-    apply_nag_suppressions(stack)
     app.synth()
 
 

@@ -41,7 +41,7 @@ class Template:
                 return self._ref(arg)
             if key == "Fn::GetAtt":
                 logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                return self.attributes[(logical, attribute)]
+                return self._attribute(logical, attribute)
             if key == "Fn::Join":
                 separator, parts = arg
                 return separator.join(str(self.resolve(p)) for p in parts)
@@ -52,6 +52,16 @@ class Template:
                 separator, text = arg
                 return str(self.resolve(text)).split(separator)
         return {k: self.resolve(v) for k, v in value.items()}
+
+    def _attribute(self, logical: str, attribute: str) -> str:
+        if (logical, attribute) not in self.attributes and (attribute, self.resources[logical]["Type"]) == (
+            "Arn",
+            "AWS::Logs::LogGroup",
+        ):
+            # Nothing is deployed for a log group (handlers log to this process); its ARN is what role
+            # policies grant on, in CloudFormation's form for a log group's Arn: ...:log-group:<name>:*.
+            return f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{logical}:*"
+        return self.attributes[(logical, attribute)]
 
     def _ref(self, name: str) -> str:
         pseudo = {

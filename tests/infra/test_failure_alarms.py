@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Match, Template
 
 from tests.infra.test_template import resources
 
@@ -166,3 +167,57 @@ def test_cloudwatch_may_publish_to_the_encrypted_topic(template: dict[str, Any])
     use = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s["Principal"] == cloudwatch]
     assert len(use) == 1 and set(use[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     assert "alarm:*" in json.dumps(use[0]["Condition"]["ArnLike"]["aws:SourceArn"])
+
+
+def test_cloudwatch_logs_may_use_the_key_for_this_accounts_log_groups_only(cfn: Template) -> None:
+    logs = {"Service": {"Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}}
+    log_groups = {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":logs:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":log-group:*",
+            ],
+        ]
+    }
+    cfn.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Action": [
+                                "kms:Decrypt*",
+                                "kms:Describe*",
+                                "kms:Encrypt*",
+                                "kms:GenerateDataKey*",
+                                "kms:ReEncrypt*",
+                            ],
+                            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+                            "Effect": "Allow",
+                            "Principal": logs,
+                            "Resource": "*",
+                        }
+                    ]
+                )
+            }
+        },
+    )
+    # No other statement for CloudWatch Logs (the global logs.amazonaws.com, or without the condition).
+    (key,) = cfn.find_resources("AWS::KMS::Key").values()
+    for_logs = [
+        s for s in key["Properties"]["KeyPolicy"]["Statement"] if "logs." in json.dumps(s["Principal"])
+    ]
+    assert len(for_logs) == 1
+    # Every log group of the stack is encrypted with this key.
+    (key_id,) = cfn.find_resources("AWS::KMS::Key")
+    groups = cfn.find_resources("AWS::Logs::LogGroup")
+    assert groups and all(
+        g["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]} for g in groups.values()
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Match, Template
 
 from dr_constructs.task_functions import TASKS
 from localcloud.synth import synthesize
@@ -32,8 +33,8 @@ def all_states(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return dict(asl["States"])
 
 
-def test_standard_state_machines_with_logging_and_tracing(template: dict[str, Any]) -> None:
-    machines = resources(template, "AWS::StepFunctions::StateMachine")
+def test_standard_state_machines_with_logging_and_tracing(cfn: Template) -> None:
+    machines = cfn.find_resources("AWS::StepFunctions::StateMachine")
     assert {k.split("StateMachine")[0] for k in machines} == {
         "Workflowsdrill",
         "Workflowsrecovery",
@@ -41,11 +42,14 @@ def test_standard_state_machines_with_logging_and_tracing(template: dict[str, An
         "Workflowsreturntonormal",
         "Workflowsapprovalgate",
     }
-    for machine in machines.values():
-        props = machine["Properties"]
-        assert props["StateMachineType"] == "STANDARD"
-        assert props["TracingConfiguration"] == {"Enabled": True}
-        assert props["LoggingConfiguration"]["Level"] == "ALL"
+    cfn.all_resources_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineType": "STANDARD",
+            "TracingConfiguration": {"Enabled": True},
+            "LoggingConfiguration": Match.object_like({"Level": "ALL"}),
+        },
+    )
 
 
 def test_every_task_has_backoff_retry_with_jitter_and_a_catch(template: dict[str, Any]) -> None:
@@ -139,20 +143,34 @@ def test_drs_events_resume_waiting_workflows(template: dict[str, Any]) -> None:
     assert not any(a.startswith("drs:") for a in actions_of(grants))
 
 
-def test_monthly_drill_schedule(template: dict[str, Any]) -> None:
-    schedule = next(iter(resources(template, "AWS::Scheduler::Schedule").values()))["Properties"]
-    assert schedule["ScheduleExpression"] == "cron(0 3 1 * ? *)"
-    assert "Workflowsdrill" in json.dumps(schedule["Target"]["Arn"])
-    assert json.loads(schedule["Target"]["Input"])["trigger"] == "schedule"
+def test_monthly_drill_schedule(cfn: Template) -> None:
+    cfn.resource_count_is("AWS::Scheduler::Schedule", 1)
+    cfn.has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {
+            "ScheduleExpression": "cron(0 3 1 * ? *)",
+            "Target": Match.object_like(
+                {
+                    "Arn": {"Ref": Match.string_like_regexp("^WorkflowsdrillStateMachine")},
+                    "Input": Match.serialized_json(Match.object_like({"trigger": "schedule"})),
+                }
+            ),
+        },
+    )
 
 
-def test_data_at_rest_is_encrypted_with_the_stack_key(template: dict[str, Any]) -> None:
-    table = next(iter(resources(template, "AWS::DynamoDB::Table").values()))["Properties"]
-    assert table["SSESpecification"]["SSEType"] == "KMS"
-    assert "KmsMasterKeyId" in next(iter(resources(template, "AWS::SNS::Topic").values()))["Properties"]
-    assert "KmsKeyId" in next(iter(resources(template, "AWS::SecretsManager::Secret").values()))["Properties"]
-    for group in resources(template, "AWS::Logs::LogGroup").values():
-        assert "KmsKeyId" in group["Properties"]
+def test_data_at_rest_is_encrypted_with_the_stack_key(cfn: Template) -> None:
+    (key,) = cfn.find_resources("AWS::KMS::Key")
+    key_arn = {"Fn::GetAtt": [key, "Arn"]}
+    for resource_type in ("AWS::DynamoDB::Table", "AWS::SNS::Topic", "AWS::SecretsManager::Secret"):
+        cfn.resource_count_is(resource_type, 1)
+    cfn.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {"SSESpecification": Match.object_like({"SSEType": "KMS", "KMSMasterKeyId": key_arn})},
+    )
+    cfn.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": key_arn})
+    cfn.has_resource_properties("AWS::SecretsManager::Secret", {"KmsKeyId": key_arn})
+    cfn.all_resources_properties("AWS::Logs::LogGroup", {"KmsKeyId": key_arn})
 
 
 def test_report_bucket_is_private_encrypted_and_logged(template: dict[str, Any]) -> None:
@@ -237,6 +255,38 @@ def test_iam_is_scoped_per_function(template: dict[str, Any]) -> None:
         "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":route53:::hostedzone/Z04SHOPEXAMPLE01"]]
     }
     assert "drs:TerminateRecoveryInstances" not in actions_of(policy_statements(template, "launch_wave"))
+
+
+def test_job_logs_and_snapshots_are_read_on_scoped_resources_only(template: dict[str, Any]) -> None:
+    """DescribeJobLogItems (JobResource) on this account's and region's jobs; DescribeRecoverySnapshots
+    (SourceServerResource) on the stack's source servers; neither on "*" (Service Authorization Reference)."""
+    from localcloud import limits
+    from tests.infra.test_scale_limits import allowed
+
+    for statement in [s for p in resources(template, "AWS::IAM::Policy").values() for s in statements_of(p)]:
+        if "*" in (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        ):
+            assert not {"drs:DescribeJobLogItems", "drs:DescribeRecoverySnapshots"} & actions_of([statement])
+    check = limits.resolve(policy_statements(template, "check_wave"), "DrOrchestrator", template["Resources"])
+    job = f"arn:aws:drs:{limits.REGION}:{limits.ACCOUNT_ID}:job/drsjob-0123456789abcdef0"
+    assert allowed(check, "drs:DescribeJobLogItems", job, {})
+    assert not allowed(check, "drs:DescribeJobLogItems", job.replace(limits.REGION, "eu-west-1"), {})
+    assert not allowed(check, "drs:DescribeJobLogItems", job.replace(limits.ACCOUNT_ID, "210987654321"), {})
+    assert not allowed(check, "drs:DescribeJobLogItems", job.replace(":job/", ":source-server/"), {})
+    launch = next(
+        s
+        for s in policy_statements(template, "launch_wave")
+        if "drs:DescribeRecoverySnapshots" in s["Action"]
+    )
+    assert json.dumps(launch["Resource"]).endswith(':source-server/*"]]}')
+    assert launch["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/dr-orchestrator:stack": "DrOrchestrator"}
+    }
+
+
+def statements_of(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(policy["Properties"]["PolicyDocument"]["Statement"])
 
 
 def test_the_sweep_reads_only_the_executions_of_this_stacks_workflows(template: dict[str, Any]) -> None:
