@@ -30,6 +30,7 @@ from lambdas.adapters.azure_compute import (
     classify,
     describe_azure_error,
 )
+from lambdas.domain.failback_network import missing_subnet
 from lambdas.domain.preflight import replication_readiness
 from lambdas.domain.waves import chunks
 from lambdas.errors import OrchestratorError
@@ -481,15 +482,7 @@ def new_vm_subnet_findings(secret: dict[str, str], plan: Plan) -> list[Finding]:
         if new_vm is None or PLACEHOLDER_PATTERN.search(new_vm.subnet_id):
             continue
         if azure_network.subnet_path(new_vm.subnet_id, client) is None:
-            findings.append(
-                Finding(
-                    "failback",
-                    "error",
-                    f"failback new_vm.subnet_id {new_vm.subnet_id} does not exist: create it, or name an "
-                    "existing subnet",
-                    server.name,
-                )
-            )
+            findings.append(Finding("failback", "error", missing_subnet(new_vm.subnet_id), server.name))
     return findings
 
 

@@ -45,7 +45,7 @@ def outbound_path(vm_document: dict[str, Any]) -> tuple[list[tuple[str, Rules]],
     configuration = (_primary(properties.get("ipConfigurations") or [{}]).get("properties")) or {}
     subnet_id = (configuration.get("subnet") or {}).get("id")
     if subnet_id:
-        subnet_nsg = _subnet_nsg(client, subnet_id)
+        subnet_nsg = _call(_subnet_nsg, client, subnet_id)
         if subnet_nsg:
             nsg_ids.append(subnet_nsg)
     return [_nsg_rules(i) for i in nsg_ids], configuration.get("privateIPAddress")
@@ -59,17 +59,16 @@ def subnet_path(subnet_id: str, client: Any = None) -> list[tuple[str, Rules]] |
 
     client = client or network(ResourceRef.parse(subnet_id).subscription_id)
     try:
-        subnet_nsg = _subnet_nsg(client, subnet_id, translate=False)
-        return [_nsg_rules(subnet_nsg, client)] if subnet_nsg else []
+        subnet_nsg = _subnet_nsg(client, subnet_id)
     except ResourceNotFoundError:
         return None
     except azure_errors() as exc:
         raise classify(exc) from None
+    return [_nsg_rules(subnet_nsg, client)] if subnet_nsg else []
 
 
-def _subnet_nsg(client: Any, subnet_id: str, *, translate: bool = True) -> str | None:
+def _subnet_nsg(client: Any, subnet_id: str) -> str | None:
+    """The id of the subnet's NSG, if it has one. Azure SDK errors are not translated: callers decide."""
     parts = subnet_id.strip("/").split("/")
-    get = client.subnets.get
-    args = (ResourceRef.parse(subnet_id).resource_group, parts[-3], parts[-1])
-    subnet = rest(_call(get, *args) if translate else get(*args))
+    subnet = rest(client.subnets.get(ResourceRef.parse(subnet_id).resource_group, parts[-3], parts[-1]))
     return ((subnet.get("properties") or {}).get("networkSecurityGroup") or {}).get("id")

@@ -328,7 +328,7 @@ class DynamoStateStore:
 
     # The plan's state and its lock.
     def plan_state(self, plan: str) -> PlanState:
-        return PlanState.from_document(_without_keys(self._get(plan_key(plan))))
+        return plan_state(plan, dynamodb=self._client(), table=self._table())
 
     def take_lock(
         self,

@@ -172,3 +172,8 @@ def inbound_open(security_groups: list[dict[str, Any]], port: int = FAILBACK_POR
             if permission.get("IpRanges") or permission.get("Ipv6Ranges") or permission.get("PrefixListIds"):
                 return True
     return False
+
+
+def missing_subnet(subnet_id: str) -> str:
+    """A new failback VM's subnet that does not exist: ARM would refuse the VM (InvalidResourceReference)."""
+    return f"failback new_vm.subnet_id {subnet_id} does not exist: create it, or name an existing subnet"

@@ -36,11 +36,14 @@ def jobs_needed(plan: Plan, quotas: DrsQuotas = DEFAULT_QUOTAS) -> int:
 SOURCE_DOWN_STATES = ("DISCONNECTED", "STALLED")
 
 
+ReadinessVerdict = Literal["ready", "source_down", "not_continuous", "lagging"]
+
+
 @dataclass(frozen=True)
 class Readiness:
     """How a source server's replication stands for a launch (drctl plan validate words it for operators)."""
 
-    verdict: Literal["ready", "source_down", "not_continuous", "lagging"]
+    verdict: ReadinessVerdict
     state: str
     lag: float | None
     error: str | None  # DRS's dataReplicationError.error, if any
@@ -52,7 +55,7 @@ def replication_readiness(source_server: dict[str, Any], max_lag_seconds: int) -
     lag = lag_seconds(info.get("lagDuration"))
     error = (info.get("dataReplicationError") or {}).get("error")
     if state in SOURCE_DOWN_STATES:
-        verdict: Literal["ready", "source_down", "not_continuous", "lagging"] = "source_down"
+        verdict: ReadinessVerdict = "source_down"
     elif state != "CONTINUOUS":
         verdict = "not_continuous"
     elif lag is not None and lag > max_lag_seconds:

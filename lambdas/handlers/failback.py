@@ -84,10 +84,7 @@ def prepare_handler(event: RunTask) -> dict[str, Any]:
             subnet_id = entry["newVm"]["subnetId"]
             nsgs = azure_network.subnet_path(subnet_id)
             if nsgs is None:
-                reasons.append(
-                    f"failback new_vm.subnet_id {subnet_id} does not exist: create it, or name an existing "
-                    "subnet in the plan"
-                )
+                reasons.append(network_rules.missing_subnet(subnet_id))
         else:
             vm_id = server.azure_vm_id
             entry, layout, reasons = _prepare_original_vm(plan, server, ri, image)

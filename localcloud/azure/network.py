@@ -56,19 +56,7 @@ class Network:
                 self.subscription_id, resource_group, f"{_NETWORK}/virtualNetworks", f"{resource_group}-vnet"
             )
             subnet_id = f"{vnet}/subnets/default"
-            subnet = self._subnets.setdefault(
-                subnet_id.lower(),
-                {
-                    "id": subnet_id,
-                    "name": "default",
-                    "type": f"{_NETWORK}/virtualNetworks/subnets",
-                    "properties": {
-                        "addressPrefix": "10.0.0.0/24",
-                        "networkSecurityGroup": {"id": nsg_id},
-                        "provisioningState": "Succeeded",
-                    },
-                },
-            )
+            subnet = self._subnets.setdefault(subnet_id.lower(), _subnet(subnet_id, "10.0.0.0/24", nsg_id))
             if nic_id.lower() in self._nics:
                 return
             used = len([n for n in self._nics.values() if n["_subnet"] == subnet_id.lower()])
@@ -105,16 +93,7 @@ class Network:
         resource_group, vnet, name = parts[3], parts[-3], parts[-1]
         with self._lock:
             nsg_id = self._ensure_nsg(resource_group, f"{vnet}-{name}-nsg", location)
-            self._subnets[subnet_id.lower()] = {
-                "id": subnet_id,
-                "name": name,
-                "type": f"{_NETWORK}/virtualNetworks/subnets",
-                "properties": {
-                    "addressPrefix": address_prefix,
-                    "networkSecurityGroup": {"id": nsg_id},
-                    "provisioningState": "Succeeded",
-                },
-            }
+            self._subnets[subnet_id.lower()] = _subnet(subnet_id, address_prefix, nsg_id)
         return nsg_id
 
     def subnet_exists(self, subnet_id: str) -> bool:
@@ -168,8 +147,7 @@ class Network:
 
     def nsg_of_vm_subnet(self, nic_id: str) -> str:
         with self._lock:
-            subnet = self._subnets[self._nic(nic_id)["_subnet"]]
-            return str(subnet["properties"]["networkSecurityGroup"]["id"])
+            return self.nsg_of_subnet(self._nic(nic_id)["_subnet"])
 
     # --- ARM reads ----------------------------------------------------------------------------
 
@@ -198,6 +176,19 @@ class Network:
 
     def _nsg(self, nsg_id: str) -> Json:
         return _found(self._nsgs, "networkSecurityGroups", nsg_id)
+
+
+def _subnet(subnet_id: str, address_prefix: str, nsg_id: str) -> Json:
+    return {
+        "id": subnet_id,
+        "name": subnet_id.rsplit("/", 1)[-1],
+        "type": f"{_NETWORK}/virtualNetworks/subnets",
+        "properties": {
+            "addressPrefix": address_prefix,
+            "networkSecurityGroup": {"id": nsg_id},
+            "provisioningState": "Succeeded",
+        },
+    }
 
 
 def _found(resources: dict[str, Json], kind: str, resource_id: str) -> Json:
