@@ -168,6 +168,7 @@ class LocalCloud:
         self._deploy()
         self._role_policies = role_policies(self.template)
         self.iam.set_policies(self._role_policies)
+        self.bridge.set_role_policies(self._role_policies)
         seed_plans(self, self.plans)
         self.refresh_replication()
         self.clock.start()
