@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from dr_constructs.drs_events import WORKFLOWS_WAITING_ON_DRS
 from dr_constructs.lambda_assets import ASSET_FLAVOURS, build_asset
 from dr_constructs.state import OrchestratorState
 from lambdas.inputs import WORKFLOWS
@@ -47,6 +48,8 @@ class TaskFunction:
     # Plans DRS jobs (needs the account's DRS quotas) / checks source-server ownership (needs the stack name).
     plans_jobs: bool = False
     checks_ownership: bool = False
+    # Resumes the workflow's own wait at once when DRS already moved on before the wait was registered.
+    resumes_waits: bool = False
     timeout_seconds: int = 60
 
 
@@ -56,6 +59,7 @@ TASKS = [
         "lambdas.handlers.waits.register_handler",
         "Park a task token until a DRS event",
         drs_read=DRS_READ,
+        resumes_waits=True,
     ),
     TaskFunction(
         "drs_event",
@@ -294,6 +298,16 @@ class TaskFunctions(Construct):
             )
             for workflow in WORKFLOWS
         ]
+        # The state machines whose tasks wait on DRS events, named as above (for their task tokens).
+        waiting_state_machine_arns = [
+            stack.format_arn(
+                service="states",
+                resource="stateMachine",
+                resource_name=f"{stack.stack_name}-{workflow.replace('_', '-')}",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for workflow in WORKFLOWS_WAITING_ON_DRS
+        ]
         hosted_zones = sorted({p.traffic.hosted_zone_id for p in plans if p.traffic})
         # The Failback Client's credentials (DRS user guide: a role with this AWS managed policy, temporary
         # credentials from sts assume-role). Trusted only by the tasks that hand them to the client; a role
@@ -378,6 +392,12 @@ class TaskFunctions(Construct):
             if spec.describes_executions:
                 function.add_to_role_policy(
                     iam.PolicyStatement(actions=["states:DescribeExecution"], resources=executions_arns)
+                )
+            if spec.resumes_waits:
+                function.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=["states:SendTaskSuccess"], resources=waiting_state_machine_arns
+                    )
                 )
             self.functions[spec.key] = function
         _trust_only(self.failback_installation_role, issuers)

@@ -93,6 +93,7 @@ class LocalCloud:
         self.deployment.deploy()
         self.routing.role_policies = role_policies(self.template)
         self.iam.set_policies(self.routing.role_policies)
+        self.bridge.set_role_policies(self.routing.role_policies)
         seed_plans(
             self.plans,
             client=self.client,

@@ -3,6 +3,7 @@
 moto's Lambda needs Docker to run code; here its invoke step is replaced by a call of the handler named
 in the function's configuration, imported from this checkout, with the errorType/errorMessage payload
 that real Lambda returns for an unhandled exception (so Retry/Catch by error name behave as deployed).
+While the handler runs, its AWS calls are authorized against its role's policies (localcloud.lambda_iam).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
 from localcloud import payload_limits
+from localcloud.lambda_iam import RoleEnforcement
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -65,6 +67,12 @@ class LambdaBridge:
         # A test can make a function fail the next N times before its handler runs (a Lambda service fault)
         # or after it ran (a partial side effect whose response was lost).
         self.faults: dict[str, list[str]] = {}
+        self.roles = RoleEnforcement()
+
+    def set_role_policies(self, policies: dict[str, list[dict[str, Any]]]) -> None:
+        """Role name -> its policy documents (localcloud.iam.role_policies): the handlers' calls are
+        authorized against them from now on."""
+        self.roles.set_policies(policies)
 
     def install(self) -> None:
         if self._original is not None:
@@ -76,6 +84,7 @@ class LambdaBridge:
             return bridge.invoke(function, event)
 
         LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign,assignment]
+        self.roles.install()
         # The interpreter builds a new Lambda client for every task; reuse one (clients are thread-safe).
         self._original_client_for = lambda_eval_utils.boto_client_for
         clients: dict[tuple[str, str], Any] = {}
@@ -92,6 +101,7 @@ class LambdaBridge:
         if self._original is not None:
             LambdaFunction._invoke_lambda = self._original  # type: ignore[method-assign]
             lambda_eval_utils.boto_client_for = self._original_client_for
+            self.roles.uninstall()
             self._original = None
 
     def _handler(self, path: str) -> Handler:
@@ -120,7 +130,8 @@ class LambdaBridge:
                 timeout_seconds=int(function.timeout or 60),
                 invoked_function_arn=function.function_arn,
             )
-            result = self._handler(str(function.handler))(payload, context)
+            with self.roles.acting_as(str(function.role), name):
+                result = self._handler(str(function.handler))(payload, context)
             if fault == "after":
                 raise _LambdaServiceError("injected Lambda fault after the handler ran (response lost)")
             response = json.dumps(result, default=str)

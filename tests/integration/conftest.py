@@ -52,6 +52,9 @@ def cloud(synthesized: Path, plan: Plan) -> Iterator[LocalCloud]:
     )
     with LocalCloud(synthesized, [plan], settings) as local:
         yield local
+        # A handler may handle a refusal and carry on (a fallback, a logged warning): deployed, its role
+        # would lack the action all the same.
+        assert local.bridge.roles.refusals == [], "calls the functions' roles do not allow"
 
 
 def run(cloud: LocalCloud, workflow: str, document: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
