@@ -27,7 +27,9 @@ class DrOrchestratorStack(Stack):
         functions = TaskFunctions(self, "Tasks", plans, state)
         workflows = Workflows(self, "Workflows", functions, state)
         Triggers(self, "Triggers", plans, workflows.state_machines, alarms)
-        DrsEvents(self, "DrsEvents", functions.functions["drs_event"], workflows.state_machines, alarms)
+        DrsEvents(
+            self, "DrsEvents", functions.functions["waits.event_handler"], workflows.state_machines, alarms
+        )
         Monitoring(self, "Monitoring", plans, functions.functions["replication_monitor"], alarms)
         for name, machine in {**workflows.state_machines, "approval_gate": workflows.approval_gate}.items():
             alarms.workflow_failures(name, machine)

@@ -19,12 +19,12 @@ from lambdas.ownership import OWNER_TAG_KEY, STACK_NAME_ENV
 from lambdas.plan import Plan, catalog_document
 from lambdas.quotas import QUOTAS_ENV, DrsQuotas
 
+HANDLERS = "lambdas.handlers."
 DRS_READ = ["drs:DescribeSourceServers", "drs:DescribeRecoveryInstances", "drs:DescribeJobs"]
 
 
 @dataclass(frozen=True)
 class TaskFunction:
-    key: str
     handler: str
     description: str
     flavour: str = "core"
@@ -47,21 +47,25 @@ class TaskFunction:
     checks_ownership: bool = False
     timeout_seconds: int = 60
 
+    @property
+    def key(self) -> str:
+        """The handler's module under lambdas/handlers, `<module>.<function>` for a module with several
+        handlers: `preflight` runs preflight.handler, `failback.check_handler` runs failback.check_handler."""
+        module, function = self.handler.removeprefix(HANDLERS).rsplit(".", 1)
+        return module if function == "handler" else f"{module}.{function}"
+
 
 TASKS = [
     TaskFunction(
-        "register_wait",
         "lambdas.handlers.waits.register_handler",
         "Park a task token until a DRS event",
         drs_read=DRS_READ,
     ),
     TaskFunction(
-        "drs_event",
         "lambdas.handlers.waits.event_handler",
         "Resume waiting workflows on DRS events",
     ),
     TaskFunction(
-        "replication_monitor",
         "lambdas.handlers.replication_monitor.handler",
         "Replication health of every plan; close runs whose execution ended; terminate drills' leftovers",
         # Azure: a stopped failback's credentials are cleared from its VMs' userData by the sweep.
@@ -75,21 +79,18 @@ TASKS = [
         publishes=True,
     ),
     TaskFunction(
-        "begin_run",
         "lambdas.handlers.begin_run.handler",
         "Validate input, take the plan lock",
         publishes=True,
         describes_executions=True,
     ),
     TaskFunction(
-        "finish_run",
         "lambdas.handlers.finish_run.handler",
         "Settle lifecycle, release lock, report",
         publishes=True,
         writes_reports=True,
     ),
     TaskFunction(
-        "preflight",
         "lambdas.handlers.preflight.handler",
         "Replication, ownership and quota checks",
         drs_read=DRS_READ,
@@ -97,7 +98,6 @@ TASKS = [
         checks_ownership=True,
     ),
     TaskFunction(
-        "launch_wave",
         "lambdas.handlers.launch_wave.handler",
         "Start DRS recovery jobs for a wave",
         drs_read=DRS_READ,
@@ -115,19 +115,16 @@ TASKS = [
         timeout_seconds=300,
     ),
     TaskFunction(
-        "check_wave",
         "lambdas.handlers.check_wave.handler",
         "Read wave launch progress",
         drs_read=[*DRS_READ, "drs:DescribeJobLogItems"],
     ),
     TaskFunction(
-        "validate_instances",
         "lambdas.handlers.validate_instances.handler",
         "EC2 status checks",
         ec2_read=["ec2:DescribeInstanceStatus"],
     ),
     TaskFunction(
-        "cleanup_drill",
         "lambdas.handlers.cleanup_drill.handler",
         "Terminate drill instances",
         drs_read=DRS_READ,
@@ -136,13 +133,11 @@ TASKS = [
         plans_jobs=True,
     ),
     TaskFunction(
-        "check_cleanup",
         "lambdas.handlers.cleanup_drill.check_handler",
         "Confirm drill termination",
         drs_read=DRS_READ,
     ),
     TaskFunction(
-        "fence_source",
         "lambdas.handlers.fence_source.handler",
         "Deallocate Azure source VMs",
         flavour="azure",
@@ -150,7 +145,6 @@ TASKS = [
         timeout_seconds=300,
     ),
     TaskFunction(
-        "confirm_outage",
         "lambdas.handlers.confirm_outage.handler",
         "Confirm an outage alarm with Azure",
         flavour="azure",
@@ -158,7 +152,6 @@ TASKS = [
         timeout_seconds=120,
     ),
     TaskFunction(
-        "switch_traffic",
         "lambdas.handlers.switch_traffic.handler",
         "Switch the Route 53 record",
         drs_read=DRS_READ,
@@ -166,13 +159,11 @@ TASKS = [
         route53=True,
     ),
     TaskFunction(
-        "request_approval",
         "lambdas.handlers.request_approval.handler",
         "Ask an operator to approve",
         publishes=True,
     ),
     TaskFunction(
-        "prepare_failback",
         "lambdas.handlers.failback.prepare_handler",
         "Check the Azure VMs can fail back; record their disk layout",
         flavour="azure",
@@ -185,7 +176,6 @@ TASKS = [
         timeout_seconds=300,
     ),
     TaskFunction(
-        "boot_failback_clients",
         "lambdas.handlers.failback.boot_clients_handler",
         "Boot the DRS Failback Client on the Azure VMs",
         flavour="azure",
@@ -195,7 +185,6 @@ TASKS = [
         timeout_seconds=300,
     ),
     TaskFunction(
-        "check_failback",
         "lambdas.handlers.failback.check_handler",
         "Read DRS failback state; tend the failback clients",
         flavour="azure",
@@ -205,14 +194,12 @@ TASKS = [
         timeout_seconds=300,
     ),
     TaskFunction(
-        "launch_failback",
         "lambdas.handlers.failback.launch_handler",
         "Start the DRS failback launch",
         drs_read=DRS_READ,
         drs_on_recovery_instances=["drs:StartFailbackLaunch", "drs:TagResource"],
     ),
     TaskFunction(
-        "restore_failback_vms",
         "lambdas.handlers.failback.restore_handler",
         "Give the Azure VMs their own OS disks back and start them",
         flavour="azure",
@@ -220,7 +207,6 @@ TASKS = [
         timeout_seconds=300,
     ),
     TaskFunction(
-        "clear_failback_credentials",
         "lambdas.handlers.failback.clear_credentials_handler",
         "Clear failback credentials from the Azure VMs after a failure",
         flavour="azure",
@@ -228,7 +214,6 @@ TASKS = [
         timeout_seconds=300,
     ),
     TaskFunction(
-        "restore_replication",
         "lambdas.handlers.restore_replication.handler",
         "Start STOPPED replication, stop leftover failback pairings",
         drs_read=DRS_READ,
@@ -236,7 +221,6 @@ TASKS = [
         drs_on_recovery_instances=["drs:StopFailback"],
     ),
     TaskFunction(
-        "install_replication_agents",
         "lambdas.handlers.replication_agents.install_handler",
         "Install the AWS Replication Agent on VMs failback created (Azure Run Command)",
         flavour="azure",
@@ -245,7 +229,6 @@ TASKS = [
         timeout_seconds=300,
     ),
     TaskFunction(
-        "check_replication",
         "lambdas.handlers.restore_replication.check_handler",
         "Wait for CONTINUOUS replication, then terminate recovery instances",
         drs_read=DRS_READ,

@@ -189,7 +189,7 @@ class Tasks:
         """Park the task token until a DRS event resumes it, or check anyway after the fallback timeout."""
         wait = self.invoke(
             state_id,
-            "register_wait",
+            "waits.register_handler",
             {
                 "run": sfn.JsonPath.object_at(RUN),
                 "task_token": sfn.JsonPath.task_token,

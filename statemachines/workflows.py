@@ -14,7 +14,7 @@ def drill(t: Tasks) -> sfn.IChainable:
     after_cleanup.when(sfn.Condition.is_present("$.error"), finish_failed).otherwise(finish_ok)
 
     cleanup = t.run_task("Terminate drill instances", "cleanup_drill", "$.cleanup")
-    check_cleanup = t.run_task("Check termination", "check_cleanup", "$.cleanup")
+    check_cleanup = t.run_task("Check termination", "cleanup_drill.check_handler", "$.cleanup")
     # A failed cleanup still ends the run (with the error recorded), never silently.
     cleanup_failed = t.finish_task(
         "Finish after cleanup failure",
@@ -78,17 +78,18 @@ def failback(t: Tasks) -> sfn.IChainable:
     disks attached), wait READY_FOR_LAUNCH, launch failback, wait COMPLETED, restore each VM's own OS disk,
     switch traffic back. Any failure first clears the failback credentials from the VMs' userData."""
     finish_ok, finish_failed = t.finish()
-    clear = t.run_task("Clear failback credentials", "clear_failback_credentials", "$.cleared")
+    clear = t.run_task("Clear failback credentials", "failback.clear_credentials_handler", "$.cleared")
     clear.add_catch(finish_failed, errors=["States.ALL"], result_path="$.clearError")
     clear.next(finish_failed)
 
     switch = t.catch(t.run_task("Switch traffic to Azure", "switch_traffic", "$.traffic", to="azure"), clear)
     switch.next(finish_ok)
-    restore = t.catch(t.run_task("Restore original disks", "restore_failback_vms", "$.restore"), clear)
+    restore = t.catch(t.run_task("Restore original disks", "failback.restore_handler", "$.restore"), clear)
     check_done = t.catch(
-        t.run_task("Check failback completed", "check_failback", "$.failback", want="COMPLETED"), clear
+        t.run_task("Check failback completed", "failback.check_handler", "$.failback", want="COMPLETED"),
+        clear,
     )
-    launch = t.catch(t.run_task("Start failback launch", "launch_failback", "$.launch"), clear)
+    launch = t.catch(t.run_task("Start failback launch", "failback.launch_handler", "$.launch"), clear)
     # DRS announces FAILBACK_COMPLETED with an event: wait on it (with a fallback check).
     wait_done = t.await_drs_event("Wait for failback events", "failback", check_done, clear)
     completed = sfn.Choice(t.scope, "Failback completed?")
@@ -101,11 +102,12 @@ def failback(t: Tasks) -> sfn.IChainable:
     launch.next(check_done)
     # DRS sends no event for FAILBACK_READY_FOR_LAUNCH: poll.
     check_ready = t.catch(
-        t.run_task("Check ready for launch", "check_failback", "$.failback", want="READY_FOR_LAUNCH"), clear
+        t.run_task("Check ready for launch", "failback.check_handler", "$.failback", want="READY_FOR_LAUNCH"),
+        clear,
     )
-    boot = t.catch(t.run_task("Boot failback clients", "boot_failback_clients", "$.boot"), clear)
+    boot = t.catch(t.run_task("Boot failback clients", "failback.boot_clients_handler", "$.boot"), clear)
     prepare = t.catch(
-        t.run_task("Check and record VM layouts", "prepare_failback", "$.prepare"), finish_failed
+        t.run_task("Check and record VM layouts", "failback.prepare_handler", "$.prepare"), finish_failed
     )
     prepare.next(t.poll_until_done("Failback clients", boot, "$.boot", t.poll_until_done(
         "Failback replication", check_ready, "$.failback", launch
@@ -117,11 +119,14 @@ def return_to_normal(t: Tasks) -> sfn.IChainable:
     """Stop failback, restart replication Azure -> AWS (a new agent on a VM failback created), wait
     CONTINUOUS, terminate recovery instances."""
     finish_ok, finish_failed = t.finish()
-    check = t.catch(t.run_task("Check replication", "check_replication", "$.replication"), finish_failed)
+    check = t.catch(
+        t.run_task("Check replication", "restore_replication.check_handler", "$.replication"), finish_failed
+    )
     restore = t.catch(t.run_task("Restore replication", "restore_replication", "$.restore"), finish_failed)
     # Servers that failed back to a new VM get a new replication agent (nothing to do for the others).
     install = t.catch(
-        t.run_task("Install replication agents", "install_replication_agents", "$.agents"), finish_failed
+        t.run_task("Install replication agents", "replication_agents.install_handler", "$.agents"),
+        finish_failed,
     )
     restore.next(install)
     install.next(t.poll_until_done("Replication", check, "$.replication", finish_ok))

@@ -123,8 +123,8 @@ def test_drs_events_resume_waiting_workflows(template: dict[str, Any]) -> None:
         "DRS Source Server Launch Result",
         "DRS Recovery Instance Failback State Change",
     }
-    assert "Tasksdrsevent" in json.dumps(drs_rule["Targets"][0]["Arn"])
-    grants = policy_statements(template, "drs_event")
+    assert "Taskswaitseventhandler" in json.dumps(drs_rule["Targets"][0]["Arn"])
+    grants = policy_statements(template, "waits.event_handler")
     targets: list[Any] = []
     for statement in grants:
         if "states:SendTaskSuccess" in statement["Action"]:
@@ -183,7 +183,7 @@ def policy_statements(template: dict[str, Any], function_key: str) -> list[dict[
     function_id = next(
         k
         for k in resources(template, "AWS::Lambda::Function")
-        if k.startswith("Tasks" + function_key.replace("_", ""))
+        if k.startswith("Tasks" + function_key.replace("_", "").replace(".", ""))
     )
     role_id = template["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
     statements: list[dict[str, Any]] = []

@@ -1,0 +1,19 @@
+"""The task functions' keys name the handler each one runs."""
+
+from __future__ import annotations
+
+import importlib
+
+from dr_constructs.task_functions import TASKS
+
+
+def test_a_key_is_its_handlers_module_or_module_and_function() -> None:
+    for spec in TASKS:
+        module, _, function = spec.key.partition(".")
+        handler = getattr(importlib.import_module(f"lambdas.handlers.{module}"), function or "handler")
+        assert f"{handler.__module__}.{handler.__name__}" == spec.handler
+
+
+def test_keys_are_unique() -> None:
+    keys = [spec.key for spec in TASKS]
+    assert len(keys) == len(set(keys))
