@@ -55,190 +55,241 @@ class TaskFunction:
         return module if function == "handler" else f"{module}.{function}"
 
 
+# One constant per task function, named after its key (WAITS_EVENT runs waits.event_handler): the workflows
+# and the stack refer to these objects, so a misspelt task is an AttributeError at synth (and a mypy error).
+WAITS_REGISTER = TaskFunction(
+    "lambdas.handlers.waits.register_handler",
+    "Park a task token until a DRS event",
+    drs_read=DRS_READ,
+)
+
+WAITS_EVENT = TaskFunction(
+    "lambdas.handlers.waits.event_handler",
+    "Resume waiting workflows on DRS events",
+)
+
+REPLICATION_MONITOR = TaskFunction(
+    "lambdas.handlers.replication_monitor.handler",
+    "Replication health of every plan; close runs whose execution ended; terminate drills' leftovers",
+    # Azure: a stopped failback's credentials are cleared from its VMs' userData by the sweep.
+    flavour="azure",
+    reads_azure_secret=True,
+    drs_read=DRS_READ,
+    drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
+    plans_jobs=True,
+    # The sweep asks Step Functions whether each run marked RUNNING still runs, and tells on-call.
+    describes_executions=True,
+    publishes=True,
+)
+
+BEGIN_RUN = TaskFunction(
+    "lambdas.handlers.begin_run.handler",
+    "Validate input, take the plan lock",
+    publishes=True,
+    describes_executions=True,
+)
+
+FINISH_RUN = TaskFunction(
+    "lambdas.handlers.finish_run.handler",
+    "Settle lifecycle, release lock, report",
+    publishes=True,
+    writes_reports=True,
+)
+
+PREFLIGHT = TaskFunction(
+    "lambdas.handlers.preflight.handler",
+    "Replication, ownership and quota checks",
+    drs_read=DRS_READ,
+    plans_jobs=True,
+    checks_ownership=True,
+)
+
+LAUNCH_WAVE = TaskFunction(
+    "lambdas.handlers.launch_wave.handler",
+    "Start DRS recovery jobs for a wave",
+    drs_read=DRS_READ,
+    drs_on_source_servers=[
+        "drs:StartRecovery",
+        "drs:CreateRecoveryInstanceForDrs",
+        "drs:DescribeRecoverySnapshots",
+        "drs:GetLaunchConfiguration",
+        "drs:UpdateLaunchConfiguration",
+    ],
+    tags_started_jobs=True,
+    ec2_read=["ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions"],
+    plans_jobs=True,
+    # Up to 300 servers' launch configurations and snapshots: see TIME_BUDGET_SECONDS in the handler.
+    timeout_seconds=300,
+)
+
+CHECK_WAVE = TaskFunction(
+    "lambdas.handlers.check_wave.handler",
+    "Read wave launch progress",
+    drs_read=[*DRS_READ, "drs:DescribeJobLogItems"],
+)
+
+VALIDATE_INSTANCES = TaskFunction(
+    "lambdas.handlers.validate_instances.handler",
+    "EC2 status checks",
+    ec2_read=["ec2:DescribeInstanceStatus"],
+)
+
+CLEANUP_DRILL = TaskFunction(
+    "lambdas.handlers.cleanup_drill.handler",
+    "Terminate drill instances",
+    drs_read=DRS_READ,
+    drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
+    ec2_read=["ec2:DescribeInstances"],
+    plans_jobs=True,
+)
+
+CLEANUP_DRILL_CHECK = TaskFunction(
+    "lambdas.handlers.cleanup_drill.check_handler",
+    "Confirm drill termination",
+    drs_read=DRS_READ,
+)
+
+FENCE_SOURCE = TaskFunction(
+    "lambdas.handlers.fence_source.handler",
+    "Deallocate Azure source VMs",
+    flavour="azure",
+    reads_azure_secret=True,
+    timeout_seconds=300,
+)
+
+CONFIRM_OUTAGE = TaskFunction(
+    "lambdas.handlers.confirm_outage.handler",
+    "Confirm an outage alarm with Azure",
+    flavour="azure",
+    reads_azure_secret=True,
+    timeout_seconds=120,
+)
+
+SWITCH_TRAFFIC = TaskFunction(
+    "lambdas.handlers.switch_traffic.handler",
+    "Switch the Route 53 record",
+    drs_read=DRS_READ,
+    ec2_read=["ec2:DescribeInstances"],
+    route53=True,
+)
+
+REQUEST_APPROVAL = TaskFunction(
+    "lambdas.handlers.request_approval.handler",
+    "Ask an operator to approve",
+    publishes=True,
+)
+
+FAILBACK_PREPARE = TaskFunction(
+    "lambdas.handlers.failback.prepare_handler",
+    "Check the Azure VMs can fail back; record their disk layout",
+    flavour="azure",
+    drs_read=DRS_READ,
+    # The network check: the recovery instance's addresses and security groups, and whether its
+    # failback replication uses the private IP.
+    ec2_read=["ec2:DescribeInstances", "ec2:DescribeSecurityGroups"],
+    drs_on_recovery_instances=["drs:GetFailbackReplicationConfiguration"],
+    reads_azure_secret=True,
+    timeout_seconds=300,
+)
+
+FAILBACK_BOOT_CLIENTS = TaskFunction(
+    "lambdas.handlers.failback.boot_clients_handler",
+    "Boot the DRS Failback Client on the Azure VMs",
+    flavour="azure",
+    drs_read=DRS_READ,
+    reads_azure_secret=True,
+    issues_failback_credentials=True,
+    timeout_seconds=300,
+)
+
+FAILBACK_CHECK = TaskFunction(
+    "lambdas.handlers.failback.check_handler",
+    "Read DRS failback state; tend the failback clients",
+    flavour="azure",
+    drs_read=DRS_READ,
+    reads_azure_secret=True,
+    issues_failback_credentials=True,
+    timeout_seconds=300,
+)
+
+FAILBACK_LAUNCH = TaskFunction(
+    "lambdas.handlers.failback.launch_handler",
+    "Start the DRS failback launch",
+    drs_read=DRS_READ,
+    drs_on_recovery_instances=["drs:StartFailbackLaunch", "drs:TagResource"],
+)
+
+FAILBACK_RESTORE = TaskFunction(
+    "lambdas.handlers.failback.restore_handler",
+    "Give the Azure VMs their own OS disks back and start them",
+    flavour="azure",
+    reads_azure_secret=True,
+    timeout_seconds=300,
+)
+
+FAILBACK_CLEAR_CREDENTIALS = TaskFunction(
+    "lambdas.handlers.failback.clear_credentials_handler",
+    "Clear failback credentials from the Azure VMs after a failure",
+    flavour="azure",
+    reads_azure_secret=True,
+    timeout_seconds=300,
+)
+
+RESTORE_REPLICATION = TaskFunction(
+    "lambdas.handlers.restore_replication.handler",
+    "Start STOPPED replication, stop leftover failback pairings",
+    drs_read=DRS_READ,
+    drs_on_source_servers=["drs:StartReplication"],
+    drs_on_recovery_instances=["drs:StopFailback"],
+)
+
+REPLICATION_AGENTS_INSTALL = TaskFunction(
+    "lambdas.handlers.replication_agents.install_handler",
+    "Install the AWS Replication Agent on VMs failback created (Azure Run Command)",
+    flavour="azure",
+    reads_azure_secret=True,
+    issues_agent_credentials=True,
+    timeout_seconds=300,
+)
+
+RESTORE_REPLICATION_CHECK = TaskFunction(
+    "lambdas.handlers.restore_replication.check_handler",
+    "Wait for CONTINUOUS replication, then terminate recovery instances",
+    drs_read=DRS_READ,
+    drs_on_source_servers=["drs:StartReplication"],
+    drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
+    ec2_read=["ec2:DescribeInstances"],
+    plans_jobs=True,
+    # Names the stack's owner tag in the plan change for a new source server.
+    checks_ownership=True,
+)
+
+# Every task function, in the order the stack creates them.
 TASKS = [
-    TaskFunction(
-        "lambdas.handlers.waits.register_handler",
-        "Park a task token until a DRS event",
-        drs_read=DRS_READ,
-    ),
-    TaskFunction(
-        "lambdas.handlers.waits.event_handler",
-        "Resume waiting workflows on DRS events",
-    ),
-    TaskFunction(
-        "lambdas.handlers.replication_monitor.handler",
-        "Replication health of every plan; close runs whose execution ended; terminate drills' leftovers",
-        # Azure: a stopped failback's credentials are cleared from its VMs' userData by the sweep.
-        flavour="azure",
-        reads_azure_secret=True,
-        drs_read=DRS_READ,
-        drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
-        plans_jobs=True,
-        # The sweep asks Step Functions whether each run marked RUNNING still runs, and tells on-call.
-        describes_executions=True,
-        publishes=True,
-    ),
-    TaskFunction(
-        "lambdas.handlers.begin_run.handler",
-        "Validate input, take the plan lock",
-        publishes=True,
-        describes_executions=True,
-    ),
-    TaskFunction(
-        "lambdas.handlers.finish_run.handler",
-        "Settle lifecycle, release lock, report",
-        publishes=True,
-        writes_reports=True,
-    ),
-    TaskFunction(
-        "lambdas.handlers.preflight.handler",
-        "Replication, ownership and quota checks",
-        drs_read=DRS_READ,
-        plans_jobs=True,
-        checks_ownership=True,
-    ),
-    TaskFunction(
-        "lambdas.handlers.launch_wave.handler",
-        "Start DRS recovery jobs for a wave",
-        drs_read=DRS_READ,
-        drs_on_source_servers=[
-            "drs:StartRecovery",
-            "drs:CreateRecoveryInstanceForDrs",
-            "drs:DescribeRecoverySnapshots",
-            "drs:GetLaunchConfiguration",
-            "drs:UpdateLaunchConfiguration",
-        ],
-        tags_started_jobs=True,
-        ec2_read=["ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions"],
-        plans_jobs=True,
-        # Up to 300 servers' launch configurations and snapshots: see TIME_BUDGET_SECONDS in the handler.
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "lambdas.handlers.check_wave.handler",
-        "Read wave launch progress",
-        drs_read=[*DRS_READ, "drs:DescribeJobLogItems"],
-    ),
-    TaskFunction(
-        "lambdas.handlers.validate_instances.handler",
-        "EC2 status checks",
-        ec2_read=["ec2:DescribeInstanceStatus"],
-    ),
-    TaskFunction(
-        "lambdas.handlers.cleanup_drill.handler",
-        "Terminate drill instances",
-        drs_read=DRS_READ,
-        drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
-        ec2_read=["ec2:DescribeInstances"],
-        plans_jobs=True,
-    ),
-    TaskFunction(
-        "lambdas.handlers.cleanup_drill.check_handler",
-        "Confirm drill termination",
-        drs_read=DRS_READ,
-    ),
-    TaskFunction(
-        "lambdas.handlers.fence_source.handler",
-        "Deallocate Azure source VMs",
-        flavour="azure",
-        reads_azure_secret=True,
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "lambdas.handlers.confirm_outage.handler",
-        "Confirm an outage alarm with Azure",
-        flavour="azure",
-        reads_azure_secret=True,
-        timeout_seconds=120,
-    ),
-    TaskFunction(
-        "lambdas.handlers.switch_traffic.handler",
-        "Switch the Route 53 record",
-        drs_read=DRS_READ,
-        ec2_read=["ec2:DescribeInstances"],
-        route53=True,
-    ),
-    TaskFunction(
-        "lambdas.handlers.request_approval.handler",
-        "Ask an operator to approve",
-        publishes=True,
-    ),
-    TaskFunction(
-        "lambdas.handlers.failback.prepare_handler",
-        "Check the Azure VMs can fail back; record their disk layout",
-        flavour="azure",
-        drs_read=DRS_READ,
-        # The network check: the recovery instance's addresses and security groups, and whether its
-        # failback replication uses the private IP.
-        ec2_read=["ec2:DescribeInstances", "ec2:DescribeSecurityGroups"],
-        drs_on_recovery_instances=["drs:GetFailbackReplicationConfiguration"],
-        reads_azure_secret=True,
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "lambdas.handlers.failback.boot_clients_handler",
-        "Boot the DRS Failback Client on the Azure VMs",
-        flavour="azure",
-        drs_read=DRS_READ,
-        reads_azure_secret=True,
-        issues_failback_credentials=True,
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "lambdas.handlers.failback.check_handler",
-        "Read DRS failback state; tend the failback clients",
-        flavour="azure",
-        drs_read=DRS_READ,
-        reads_azure_secret=True,
-        issues_failback_credentials=True,
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "lambdas.handlers.failback.launch_handler",
-        "Start the DRS failback launch",
-        drs_read=DRS_READ,
-        drs_on_recovery_instances=["drs:StartFailbackLaunch", "drs:TagResource"],
-    ),
-    TaskFunction(
-        "lambdas.handlers.failback.restore_handler",
-        "Give the Azure VMs their own OS disks back and start them",
-        flavour="azure",
-        reads_azure_secret=True,
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "lambdas.handlers.failback.clear_credentials_handler",
-        "Clear failback credentials from the Azure VMs after a failure",
-        flavour="azure",
-        reads_azure_secret=True,
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "lambdas.handlers.restore_replication.handler",
-        "Start STOPPED replication, stop leftover failback pairings",
-        drs_read=DRS_READ,
-        drs_on_source_servers=["drs:StartReplication"],
-        drs_on_recovery_instances=["drs:StopFailback"],
-    ),
-    TaskFunction(
-        "lambdas.handlers.replication_agents.install_handler",
-        "Install the AWS Replication Agent on VMs failback created (Azure Run Command)",
-        flavour="azure",
-        reads_azure_secret=True,
-        issues_agent_credentials=True,
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "lambdas.handlers.restore_replication.check_handler",
-        "Wait for CONTINUOUS replication, then terminate recovery instances",
-        drs_read=DRS_READ,
-        drs_on_source_servers=["drs:StartReplication"],
-        drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
-        ec2_read=["ec2:DescribeInstances"],
-        plans_jobs=True,
-        # Names the stack's owner tag in the plan change for a new source server.
-        checks_ownership=True,
-    ),
+    WAITS_REGISTER,
+    WAITS_EVENT,
+    REPLICATION_MONITOR,
+    BEGIN_RUN,
+    FINISH_RUN,
+    PREFLIGHT,
+    LAUNCH_WAVE,
+    CHECK_WAVE,
+    VALIDATE_INSTANCES,
+    CLEANUP_DRILL,
+    CLEANUP_DRILL_CHECK,
+    FENCE_SOURCE,
+    CONFIRM_OUTAGE,
+    SWITCH_TRAFFIC,
+    REQUEST_APPROVAL,
+    FAILBACK_PREPARE,
+    FAILBACK_BOOT_CLIENTS,
+    FAILBACK_CHECK,
+    FAILBACK_LAUNCH,
+    FAILBACK_RESTORE,
+    FAILBACK_CLEAR_CREDENTIALS,
+    RESTORE_REPLICATION,
+    REPLICATION_AGENTS_INSTALL,
+    RESTORE_REPLICATION_CHECK,
 ]
 
 
@@ -351,6 +402,9 @@ class TaskFunctions(Construct):
             self.functions[spec.key] = function
         _trust_only(self.failback_installation_role, issuers)
         _trust_only(self.agent_installation_role, agent_issuers)
+
+    def function(self, spec: TaskFunction) -> lambda_.Function:
+        return self.functions[spec.key]
 
     def _installation_role(self, construct_id: str, description: str, managed_policy: str) -> iam.Role:
         """A role whose short-lived credentials a task hands to a DRS client on an Azure VM (trust set by

@@ -12,6 +12,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from dr_constructs import task_functions as fn
+from dr_constructs.task_functions import TaskFunction
+
 # Errors worth retrying: our own TransientError (throttling past what the Lambda waited out, 5xx),
 # and the Lambda service's own transient failures.
 TRANSIENT_ERRORS = [
@@ -42,7 +45,8 @@ def _retry_transient(task: sfn.TaskStateBase, errors: list[str]) -> None:
 
 
 class Tasks:
-    """Creates the states of one workflow; state ids are unique within it."""
+    """Creates the states of one workflow; state ids are unique within it. A task names the function it
+    runs by its TaskFunction (dr_constructs/task_functions.py); `functions` holds them by key."""
 
     def __init__(
         self,
@@ -57,7 +61,7 @@ class Tasks:
     def invoke(
         self,
         state_id: str,
-        function: str,
+        function: TaskFunction,
         payload: dict[str, Any],
         result_path: str | None,
         *,
@@ -74,7 +78,7 @@ class Tasks:
         task = tasks.LambdaInvoke(
             self.scope,
             state_id,
-            lambda_function=self.functions[function],
+            lambda_function=self.functions[function.key],
             payload=sfn.TaskInput.from_object(payload),
             retry_on_service_exceptions=False,
             task_timeout=sfn.Timeout.at(timeout_path) if timeout_path else None,
@@ -114,7 +118,7 @@ class Tasks:
         return task
 
     def run_task(
-        self, state_id: str, function: str, result_path: str | None, **extra: Any
+        self, state_id: str, function: TaskFunction, result_path: str | None, **extra: Any
     ) -> tasks.LambdaInvoke:
         return self.invoke(state_id, function, {"run": sfn.JsonPath.object_at(RUN), **extra}, result_path)
 
@@ -143,7 +147,7 @@ class Tasks:
     def begin(self, workflow: str, fail_refused: sfn.Fail) -> tasks.LambdaInvoke:
         begin = self.invoke(
             "Begin",
-            "begin_run",
+            fn.BEGIN_RUN,
             {
                 "workflow": workflow,
                 "input": sfn.JsonPath.object_at("$$.Execution.Input"),
@@ -175,7 +179,7 @@ class Tasks:
             self._unrecorded = sfn.Fail(
                 self.scope, "Result not recorded", error="FinishFailed", cause_path="$.finishError.Cause"
             )
-        task = self.run_task(state_id, "finish_run", "$.summary", **payload)
+        task = self.run_task(state_id, fn.FINISH_RUN, "$.summary", **payload)
         task.add_catch(self._unrecorded, errors=["States.ALL"], result_path="$.finishError")
         return task
 
@@ -189,7 +193,7 @@ class Tasks:
         """Park the task token until a DRS event resumes it, or check anyway after the fallback timeout."""
         wait = self.invoke(
             state_id,
-            "waits.register_handler",
+            fn.WAITS_REGISTER,
             {
                 "run": sfn.JsonPath.object_at(RUN),
                 "task_token": sfn.JsonPath.task_token,
@@ -213,14 +217,14 @@ class Tasks:
         )
         launch = self.catch(
             self.run_task(
-                "Launch wave", "launch_wave", "$.launch", wave=sfn.JsonPath.number_at("$.cursor.wave")
+                "Launch wave", fn.LAUNCH_WAVE, "$.launch", wave=sfn.JsonPath.number_at("$.cursor.wave")
             ),
             on_error,
         )
         check = self.catch(
             self.run_task(
                 "Check wave",
-                "check_wave",
+                fn.CHECK_WAVE,
                 "$.progress",
                 wave=sfn.JsonPath.number_at("$.cursor.wave"),
                 job_ids=sfn.JsonPath.list_at("$.launch.job_ids"),
@@ -269,12 +273,12 @@ class Tasks:
 
     def validate_loop(self, then: sfn.IChainable, on_error: sfn.IChainable) -> sfn.IChainable:
         first = self.catch(
-            self.run_task("Validate instances", "validate_instances", "$.validation"), on_error
+            self.run_task("Validate instances", fn.VALIDATE_INSTANCES, "$.validation"), on_error
         )
         again = self.catch(
             self.run_task(
                 "Validate instances again",
-                "validate_instances",
+                fn.VALIDATE_INSTANCES,
                 "$.validation",
                 first_checked_at=sfn.JsonPath.string_at("$.validation.first_checked_at"),
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_stepfunctions as sfn
 
+from dr_constructs import task_functions as fn
 from statemachines.tasks import RUN, Tasks
 
 
@@ -13,8 +14,8 @@ def drill(t: Tasks) -> sfn.IChainable:
     after_cleanup = sfn.Choice(t.scope, "Drill failed?")
     after_cleanup.when(sfn.Condition.is_present("$.error"), finish_failed).otherwise(finish_ok)
 
-    cleanup = t.run_task("Terminate drill instances", "cleanup_drill", "$.cleanup")
-    check_cleanup = t.run_task("Check termination", "cleanup_drill.check_handler", "$.cleanup")
+    cleanup = t.run_task("Terminate drill instances", fn.CLEANUP_DRILL, "$.cleanup")
+    check_cleanup = t.run_task("Check termination", fn.CLEANUP_DRILL_CHECK, "$.cleanup")
     # A failed cleanup still ends the run (with the error recorded), never silently.
     cleanup_failed = t.finish_task(
         "Finish after cleanup failure",
@@ -27,7 +28,7 @@ def drill(t: Tasks) -> sfn.IChainable:
 
     validate = t.validate_loop(then=cleanup, on_error=cleanup)
     waves = t.wave_loop(after=validate, on_error=cleanup)
-    preflight = t.catch(t.run_task("Preflight", "preflight", "$.preflight"), finish_failed)
+    preflight = t.catch(t.run_task("Preflight", fn.PREFLIGHT, "$.preflight"), finish_failed)
     return t.begin("drill", _refused(t)).next(preflight).next(waves)
 
 
@@ -35,12 +36,12 @@ def recovery(t: Tasks) -> sfn.IChainable:
     """Preflight, approval (automatic starts), fence Azure, launch waves, validate, switch traffic."""
     finish_ok, finish_failed = t.finish()
     switch = t.catch(
-        t.run_task("Switch traffic to AWS", "switch_traffic", "$.traffic", to="aws"), finish_failed
+        t.run_task("Switch traffic to AWS", fn.SWITCH_TRAFFIC, "$.traffic", to="aws"), finish_failed
     )
     switch.next(finish_ok)
     validate = t.validate_loop(then=switch, on_error=finish_failed)
     waves = t.wave_loop(after=validate, on_error=finish_failed)
-    fence = t.catch(t.run_task("Fence Azure source", "fence_source", "$.fencing"), finish_failed)
+    fence = t.catch(t.run_task("Fence Azure source", fn.FENCE_SOURCE, "$.fencing"), finish_failed)
     fence.next(waves)
 
     # The approval wait runs in a machine of its own (approval_gate below), whose task tokens only the
@@ -64,12 +65,12 @@ def recovery(t: Tasks) -> sfn.IChainable:
     needs_approval.when(approval_required, approval).otherwise(fence)
     # An alarm is confirmed with Azure itself before anything changes.
     confirm = t.catch(
-        t.run_task("Confirm outage with Azure", "confirm_outage", "$.confirmation"), finish_failed
+        t.run_task("Confirm outage with Azure", fn.CONFIRM_OUTAGE, "$.confirmation"), finish_failed
     )
     confirm.next(needs_approval)
     automatic = sfn.Choice(t.scope, "Started by an alarm?")
     automatic.when(sfn.Condition.string_equals(f"{RUN}.trigger", "alarm"), confirm).otherwise(needs_approval)
-    preflight = t.catch(t.run_task("Preflight", "preflight", "$.preflight"), finish_failed)
+    preflight = t.catch(t.run_task("Preflight", fn.PREFLIGHT, "$.preflight"), finish_failed)
     return t.begin("recovery", _refused(t)).next(preflight).next(automatic)
 
 
@@ -78,18 +79,18 @@ def failback(t: Tasks) -> sfn.IChainable:
     disks attached), wait READY_FOR_LAUNCH, launch failback, wait COMPLETED, restore each VM's own OS disk,
     switch traffic back. Any failure first clears the failback credentials from the VMs' userData."""
     finish_ok, finish_failed = t.finish()
-    clear = t.run_task("Clear failback credentials", "failback.clear_credentials_handler", "$.cleared")
+    clear = t.run_task("Clear failback credentials", fn.FAILBACK_CLEAR_CREDENTIALS, "$.cleared")
     clear.add_catch(finish_failed, errors=["States.ALL"], result_path="$.clearError")
     clear.next(finish_failed)
 
-    switch = t.catch(t.run_task("Switch traffic to Azure", "switch_traffic", "$.traffic", to="azure"), clear)
+    switch = t.catch(t.run_task("Switch traffic to Azure", fn.SWITCH_TRAFFIC, "$.traffic", to="azure"), clear)
     switch.next(finish_ok)
-    restore = t.catch(t.run_task("Restore original disks", "failback.restore_handler", "$.restore"), clear)
+    restore = t.catch(t.run_task("Restore original disks", fn.FAILBACK_RESTORE, "$.restore"), clear)
     check_done = t.catch(
-        t.run_task("Check failback completed", "failback.check_handler", "$.failback", want="COMPLETED"),
+        t.run_task("Check failback completed", fn.FAILBACK_CHECK, "$.failback", want="COMPLETED"),
         clear,
     )
-    launch = t.catch(t.run_task("Start failback launch", "failback.launch_handler", "$.launch"), clear)
+    launch = t.catch(t.run_task("Start failback launch", fn.FAILBACK_LAUNCH, "$.launch"), clear)
     # DRS announces FAILBACK_COMPLETED with an event: wait on it (with a fallback check).
     wait_done = t.await_drs_event("Wait for failback events", "failback", check_done, clear)
     completed = sfn.Choice(t.scope, "Failback completed?")
@@ -102,12 +103,12 @@ def failback(t: Tasks) -> sfn.IChainable:
     launch.next(check_done)
     # DRS sends no event for FAILBACK_READY_FOR_LAUNCH: poll.
     check_ready = t.catch(
-        t.run_task("Check ready for launch", "failback.check_handler", "$.failback", want="READY_FOR_LAUNCH"),
+        t.run_task("Check ready for launch", fn.FAILBACK_CHECK, "$.failback", want="READY_FOR_LAUNCH"),
         clear,
     )
-    boot = t.catch(t.run_task("Boot failback clients", "failback.boot_clients_handler", "$.boot"), clear)
+    boot = t.catch(t.run_task("Boot failback clients", fn.FAILBACK_BOOT_CLIENTS, "$.boot"), clear)
     prepare = t.catch(
-        t.run_task("Check and record VM layouts", "failback.prepare_handler", "$.prepare"), finish_failed
+        t.run_task("Check and record VM layouts", fn.FAILBACK_PREPARE, "$.prepare"), finish_failed
     )
     prepare.next(t.poll_until_done("Failback clients", boot, "$.boot", t.poll_until_done(
         "Failback replication", check_ready, "$.failback", launch
@@ -120,12 +121,12 @@ def return_to_normal(t: Tasks) -> sfn.IChainable:
     CONTINUOUS, terminate recovery instances."""
     finish_ok, finish_failed = t.finish()
     check = t.catch(
-        t.run_task("Check replication", "restore_replication.check_handler", "$.replication"), finish_failed
+        t.run_task("Check replication", fn.RESTORE_REPLICATION_CHECK, "$.replication"), finish_failed
     )
-    restore = t.catch(t.run_task("Restore replication", "restore_replication", "$.restore"), finish_failed)
+    restore = t.catch(t.run_task("Restore replication", fn.RESTORE_REPLICATION, "$.restore"), finish_failed)
     # Servers that failed back to a new VM get a new replication agent (nothing to do for the others).
     install = t.catch(
-        t.run_task("Install replication agents", "replication_agents.install_handler", "$.agents"),
+        t.run_task("Install replication agents", fn.REPLICATION_AGENTS_INSTALL, "$.agents"),
         finish_failed,
     )
     restore.next(install)
@@ -150,7 +151,7 @@ def approval_gate(t: Tasks) -> sfn.IChainable:
 
     wait = t.invoke(
         "Wait for approval",
-        "request_approval",
+        fn.REQUEST_APPROVAL,
         {"run": sfn.JsonPath.object_at(RUN), "task_token": sfn.JsonPath.task_token},
         "$.answer",
         wait_for_token=True,
