@@ -30,6 +30,8 @@ AZURE_ERRORS = ["AzureUnavailable"]
 STEP_FUNCTIONS_TRANSIENT_ERRORS = ["StepFunctions.SdkClientException", "StepFunctions.ThrottlingException"]
 
 RUN = "$.run"
+# What a task answers when it is called again until done (lambdas/progress.py).
+DONE = "DONE"
 
 
 def _retry_transient(task: sfn.TaskStateBase, errors: list[str]) -> None:
@@ -125,23 +127,14 @@ class Tasks:
     def poll_until_done(
         self, prefix: str, check: tasks.LambdaInvoke, result_path: str, then: sfn.IChainable
     ) -> sfn.Wait:
-        """Wait -> check -> (status DONE/COMPLETED/PASSED ? then : wait again). Returns the entry state.
+        """Wait -> check -> (status DONE ? then : wait again). Returns the entry state.
 
         The wait comes from the run context (the plan's timing.poll_seconds)."""
         wait = sfn.Wait(self.scope, f"{prefix} wait", time=sfn.WaitTime.seconds_path(f"{RUN}.poll_seconds"))
         done = sfn.Choice(self.scope, f"{prefix} done?")
         status = f"{result_path}.status"
         wait.next(check)
-        check.next(
-            done.when(
-                sfn.Condition.or_(
-                    sfn.Condition.string_equals(status, "DONE"),
-                    sfn.Condition.string_equals(status, "COMPLETED"),
-                    sfn.Condition.string_equals(status, "PASSED"),
-                ),
-                then,
-            ).otherwise(wait)
-        )
+        check.next(done.when(sfn.Condition.string_equals(status, DONE), then).otherwise(wait))
         return wait
 
     def begin(self, workflow: str, fail_refused: sfn.Fail) -> tasks.LambdaInvoke:
@@ -255,11 +248,9 @@ class Tasks:
         )
         done = sfn.Choice(self.scope, "Wave launched?")
         check.next(
-            done.when(sfn.Condition.string_equals("$.progress.status", "COMPLETED"), next_wave).otherwise(
-                wait
-            )
+            done.when(sfn.Condition.string_equals("$.progress.status", DONE), next_wave).otherwise(wait)
         )
-        # A wave waits for room under the account's DRS job quotas: launch_wave answers QUEUED until all its
+        # A wave waits for room under the account's DRS job quotas: launch_wave answers PENDING until all its
         # jobs have started, and is called again after the plan's poll interval.
         queued = sfn.Choice(self.scope, "Wave queued?")
         queue_wait = sfn.Wait(
@@ -267,7 +258,7 @@ class Tasks:
         )
         queue_wait.next(launch)
         launch.next(
-            queued.when(sfn.Condition.string_equals("$.launch.status", "QUEUED"), queue_wait).otherwise(check)
+            queued.when(sfn.Condition.string_equals("$.launch.status", DONE), check).otherwise(queue_wait)
         )
         return start.next(launch)
 
@@ -286,7 +277,7 @@ class Tasks:
         )
         passed = sfn.Choice(self.scope, "Validation passed?")
         first.next(
-            passed.when(sfn.Condition.string_equals("$.validation.status", "PASSED"), then).otherwise(
+            passed.when(sfn.Condition.string_equals("$.validation.status", DONE), then).otherwise(
                 self.poll_until_done("Validation", again, "$.validation", then)
             )
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import aws_stepfunctions as sfn
 
 from dr_constructs import task_functions as fn
-from statemachines.tasks import RUN, Tasks
+from statemachines.tasks import DONE, RUN, Tasks
 
 
 def drill(t: Tasks) -> sfn.IChainable:
@@ -96,7 +96,7 @@ def failback(t: Tasks) -> sfn.IChainable:
     completed = sfn.Choice(t.scope, "Failback completed?")
     check_done.next(
         completed.when(
-            sfn.Condition.string_equals("$.failback.status", "DONE"),
+            sfn.Condition.string_equals("$.failback.status", DONE),
             t.poll_until_done("Restore", restore, "$.restore", switch),
         ).otherwise(wait_done)
     )

@@ -65,6 +65,20 @@ def test_every_task_has_backoff_retry_with_jitter_and_a_catch(template: dict[str
             assert catches, f"{logical_id}/{name} has no catch"
 
 
+def test_task_results_are_tested_for_one_done_word(template: dict[str, Any]) -> None:
+    """Every choice on a task's status asks only whether it is DONE (lambdas/progress.py)."""
+    tested = 0
+    for logical_id in resources(template, "AWS::StepFunctions::StateMachine"):
+        for name, state in all_states(definition(template, logical_id)).items():
+            for rule in state.get("Choices", []) if state["Type"] == "Choice" else []:
+                if rule.get("Variable", "").endswith(".status"):
+                    assert set(rule) == {"Variable", "StringEquals", "Next"}, f"{logical_id}/{name}"
+                    assert rule["StringEquals"] == "DONE", f"{logical_id}/{name}"
+                    tested += 1
+                assert "Or" not in rule and "Not" not in rule, f"{logical_id}/{name}"
+    assert tested >= 10
+
+
 def test_drill_terminates_instances_on_every_path_after_launch(template: dict[str, Any]) -> None:
     drill = next(
         k for k in resources(template, "AWS::StepFunctions::StateMachine") if k.startswith("Workflowsdrill")
