@@ -1,11 +1,16 @@
 """Building blocks shared by the four workflows: Lambda tasks with explicit retry, poll loops, the
-begin/finish frame around every workflow."""
+begin/finish frame around every workflow.
+
+A loop is returned as a chain whose way out is its DONE branch: in
+`task.next(t.poll_until_done(...)).next(after)` the loop leaves for `after`, so a workflow reads in the order
+it runs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
@@ -32,6 +37,18 @@ STEP_FUNCTIONS_TRANSIENT_ERRORS = ["StepFunctions.SdkClientException", "StepFunc
 RUN = "$.run"
 # What a task answers when it is called again until done (lambdas/progress.py).
 DONE = "DONE"
+
+
+@jsii.implements(sfn.INextable)
+class Exit:
+    """A chain's end that is a branch, not a state: chaining the next state adds the branch to it."""
+
+    def __init__(self, connect: Callable[[sfn.IChainable], object]) -> None:
+        self._connect = connect
+
+    def next(self, state: sfn.IChainable) -> sfn.Chain:
+        self._connect(state)
+        return sfn.Chain.start(state)
 
 
 def _retry_transient(task: sfn.TaskStateBase, errors: list[str]) -> None:
@@ -124,18 +141,23 @@ class Tasks:
     ) -> tasks.LambdaInvoke:
         return self.invoke(state_id, function, {"run": sfn.JsonPath.object_at(RUN), **extra}, result_path)
 
-    def poll_until_done(
-        self, prefix: str, check: tasks.LambdaInvoke, result_path: str, then: sfn.IChainable
-    ) -> sfn.Wait:
-        """Wait -> check -> (status DONE ? then : wait again). Returns the entry state.
+    def poll_until_done(self, prefix: str, check: tasks.LambdaInvoke, result_path: str) -> sfn.Chain:
+        """Wait -> check -> (status DONE ? the state chained next : wait again).
 
         The wait comes from the run context (the plan's timing.poll_seconds)."""
         wait = sfn.Wait(self.scope, f"{prefix} wait", time=sfn.WaitTime.seconds_path(f"{RUN}.poll_seconds"))
         done = sfn.Choice(self.scope, f"{prefix} done?")
-        status = f"{result_path}.status"
-        wait.next(check)
-        check.next(done.when(sfn.Condition.string_equals(status, DONE), then).otherwise(wait))
-        return wait
+        wait.next(check).next(done)
+        return sfn.Chain.custom(wait, [self.exit_when_done(done, result_path, otherwise=wait)], done)
+
+    def until_done(self, choice: sfn.Choice, result_path: str, otherwise: sfn.IChainable) -> sfn.Chain:
+        """The choice after a task: its status DONE ? the state chained next : `otherwise`."""
+        return sfn.Chain.custom(choice, [self.exit_when_done(choice, result_path, otherwise)], choice)
+
+    @staticmethod
+    def exit_when_done(choice: sfn.Choice, result_path: str, otherwise: sfn.IChainable) -> Exit:
+        done = sfn.Condition.string_equals(f"{result_path}.status", DONE)
+        return Exit(lambda then: choice.when(done, then).otherwise(otherwise))
 
     def begin(self, workflow: str, fail_refused: sfn.Fail) -> tasks.LambdaInvoke:
         begin = self.invoke(
@@ -202,10 +224,10 @@ class Tasks:
         wait.next(then)
         return wait
 
-    def wave_loop(self, after: sfn.IChainable, on_error: sfn.IChainable) -> sfn.IChainable:
+    def wave_loop(self, on_error: sfn.IChainable) -> sfn.Chain:
         """Launch the plan's waves in order; each wave waits (on DRS launch events) until all its servers
-        launched."""
-        start = sfn.Pass(
+        launched. After the last wave: the state chained next."""
+        first_wave = sfn.Pass(
             self.scope, "First wave", result=sfn.Result.from_object({"wave": 0}), result_path="$.cursor"
         )
         launch = self.catch(
@@ -214,6 +236,13 @@ class Tasks:
             ),
             on_error,
         )
+        # A wave waits for room under the account's DRS job quotas: launch_wave answers PENDING until all its
+        # jobs have started, and is called again after the plan's poll interval.
+        queued = sfn.Choice(self.scope, "Wave queued?")
+        queue_wait = sfn.Wait(
+            self.scope, "Wait for DRS job quota", time=sfn.WaitTime.seconds_path(f"{RUN}.poll_seconds")
+        )
+        queue_wait.next(launch)
         check = self.catch(
             self.run_task(
                 "Check wave",
@@ -225,18 +254,7 @@ class Tasks:
             ),
             on_error,
         )
-        next_wave = sfn.Pass(
-            self.scope,
-            "Next wave",
-            parameters={"wave": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.cursor.wave"), 1)},
-            result_path="$.cursor",
-        )
-        more = sfn.Choice(self.scope, "More waves?")
-        next_wave.next(
-            more.when(
-                sfn.Condition.number_less_than_json_path("$.cursor.wave", f"{RUN}.wave_count"), launch
-            ).otherwise(after)
-        )
+        launched = sfn.Choice(self.scope, "Wave launched?")
         wait = self.await_drs_event(
             "Wait for launch events",
             "wave",
@@ -246,23 +264,28 @@ class Tasks:
             job_ids=sfn.JsonPath.list_at("$.launch.job_ids"),
             settled=sfn.JsonPath.number_at("$.progress.settled"),
         )
-        done = sfn.Choice(self.scope, "Wave launched?")
-        check.next(
-            done.when(sfn.Condition.string_equals("$.progress.status", DONE), next_wave).otherwise(wait)
+        next_wave = sfn.Pass(
+            self.scope,
+            "Next wave",
+            parameters={"wave": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.cursor.wave"), 1)},
+            result_path="$.cursor",
         )
-        # A wave waits for room under the account's DRS job quotas: launch_wave answers PENDING until all its
-        # jobs have started, and is called again after the plan's poll interval.
-        queued = sfn.Choice(self.scope, "Wave queued?")
-        queue_wait = sfn.Wait(
-            self.scope, "Wait for DRS job quota", time=sfn.WaitTime.seconds_path(f"{RUN}.poll_seconds")
-        )
-        queue_wait.next(launch)
-        launch.next(
-            queued.when(sfn.Condition.string_equals("$.launch.status", DONE), check).otherwise(queue_wait)
-        )
-        return start.next(launch)
+        more = sfn.Choice(self.scope, "More waves?")
+        more_waves = sfn.Condition.number_less_than_json_path("$.cursor.wave", f"{RUN}.wave_count")
 
-    def validate_loop(self, then: sfn.IChainable, on_error: sfn.IChainable) -> sfn.IChainable:
+        (
+            first_wave.next(launch)
+            .next(self.until_done(queued, "$.launch", otherwise=queue_wait))
+            .next(check)
+            .next(self.until_done(launched, "$.progress", otherwise=wait))
+            .next(next_wave)
+            .next(more.when(more_waves, launch))
+        )
+        return sfn.Chain.custom(first_wave, [Exit(more.otherwise)], more)
+
+    def validate_loop(self, on_error: sfn.IChainable) -> sfn.Chain:
+        """Validate once; until every instance passes, again every poll interval. Then the state chained
+        next."""
         first = self.catch(
             self.run_task("Validate instances", fn.VALIDATE_INSTANCES, "$.validation"), on_error
         )
@@ -276,9 +299,7 @@ class Tasks:
             on_error,
         )
         passed = sfn.Choice(self.scope, "Validation passed?")
-        first.next(
-            passed.when(sfn.Condition.string_equals("$.validation.status", DONE), then).otherwise(
-                self.poll_until_done("Validation", again, "$.validation", then)
-            )
-        )
-        return first
+        poll = self.poll_until_done("Validation", again, "$.validation")
+        first.next(passed)
+        exits = [self.exit_when_done(passed, "$.validation", otherwise=poll), *poll.end_states]
+        return sfn.Chain.custom(first, exits, passed)
