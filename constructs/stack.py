@@ -11,7 +11,7 @@ from dr_constructs.detection import OutageDetection
 from dr_constructs.drs_events import DrsEvents
 from dr_constructs.monitoring import Monitoring
 from dr_constructs.state import OrchestratorState
-from dr_constructs.task_functions import TaskFunctions
+from dr_constructs.task_functions import REPLICATION_MONITOR, WAITS_EVENT, TaskFunctions
 from dr_constructs.triggers import Triggers
 from dr_constructs.workflows import Workflows
 from lambdas.plan import Plan
@@ -27,8 +27,8 @@ class DrOrchestratorStack(Stack):
         functions = TaskFunctions(self, "Tasks", plans, state)
         workflows = Workflows(self, "Workflows", functions, state)
         Triggers(self, "Triggers", plans, workflows.state_machines, alarms)
-        DrsEvents(self, "DrsEvents", functions.functions["drs_event"], workflows.state_machines, alarms)
-        Monitoring(self, "Monitoring", plans, functions.functions["replication_monitor"], alarms)
+        DrsEvents(self, "DrsEvents", functions.function(WAITS_EVENT), workflows.state_machines, alarms)
+        Monitoring(self, "Monitoring", plans, functions.function(REPLICATION_MONITOR), alarms)
         for name, machine in {**workflows.state_machines, "approval_gate": workflows.approval_gate}.items():
             alarms.workflow_failures(name, machine)
 

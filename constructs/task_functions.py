@@ -20,20 +20,18 @@ from lambdas.ownership import OWNER_TAG_KEY, STACK_NAME_ENV
 from lambdas.plan import Plan, catalog_document
 from lambdas.quotas import QUOTAS_ENV, DrsQuotas
 
+HANDLERS = "lambdas.handlers."
 DRS_READ = ["drs:DescribeSourceServers", "drs:DescribeRecoveryInstances", "drs:DescribeJobs"]
 
 
 @dataclass(frozen=True)
 class TaskFunction:
-    key: str
     handler: str
     description: str
     flavour: str = "core"
     drs_read: list[str] = field(default_factory=list)
     drs_on_source_servers: list[str] = field(default_factory=list)
     drs_on_recovery_instances: list[str] = field(default_factory=list)
-    # On this account's and region's DRS jobs (job ids exist only once a launch starts them).
-    drs_on_jobs: list[str] = field(default_factory=list)
     ec2_read: list[str] = field(default_factory=list)
     publishes: bool = False
     writes_reports: bool = False
@@ -52,217 +50,250 @@ class TaskFunction:
     resumes_waits: bool = False
     timeout_seconds: int = 60
 
+    @property
+    def key(self) -> str:
+        """The handler's module under lambdas/handlers, `<module>.<function>` for a module with several
+        handlers: `preflight` runs preflight.handler, `failback.check_handler` runs failback.check_handler."""
+        module, function = self.handler.removeprefix(HANDLERS).rsplit(".", 1)
+        return module if function == "handler" else f"{module}.{function}"
 
+
+# One constant per task function, named after its key (WAITS_EVENT runs waits.event_handler): the workflows
+# and the stack refer to these objects, so a misspelt task is an AttributeError at synth (and a mypy error).
+WAITS_REGISTER = TaskFunction(
+    "lambdas.handlers.waits.register_handler",
+    "Park a task token until a DRS event",
+    drs_read=DRS_READ,
+    resumes_waits=True,
+)
+
+WAITS_EVENT = TaskFunction(
+    "lambdas.handlers.waits.event_handler",
+    "Resume waiting workflows on DRS events",
+)
+
+REPLICATION_MONITOR = TaskFunction(
+    "lambdas.handlers.replication_monitor.handler",
+    "Replication health of every plan; close runs whose execution ended; terminate drills' leftovers",
+    # Azure: a stopped failback's credentials are cleared from its VMs' userData by the sweep.
+    flavour="azure",
+    reads_azure_secret=True,
+    drs_read=DRS_READ,
+    drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
+    plans_jobs=True,
+    # The sweep asks Step Functions whether each run marked RUNNING still runs, and tells on-call.
+    describes_executions=True,
+    publishes=True,
+)
+
+BEGIN_RUN = TaskFunction(
+    "lambdas.handlers.begin_run.handler",
+    "Validate input, take the plan lock",
+    publishes=True,
+    describes_executions=True,
+)
+
+FINISH_RUN = TaskFunction(
+    "lambdas.handlers.finish_run.handler",
+    "Settle lifecycle, release lock, report",
+    publishes=True,
+    writes_reports=True,
+)
+
+PREFLIGHT = TaskFunction(
+    "lambdas.handlers.preflight.handler",
+    "Replication, ownership and quota checks",
+    drs_read=DRS_READ,
+    plans_jobs=True,
+    checks_ownership=True,
+)
+
+LAUNCH_WAVE = TaskFunction(
+    "lambdas.handlers.launch_wave.handler",
+    "Start DRS recovery jobs for a wave",
+    drs_read=DRS_READ,
+    drs_on_source_servers=[
+        "drs:StartRecovery",
+        "drs:CreateRecoveryInstanceForDrs",
+        "drs:DescribeRecoverySnapshots",
+        "drs:GetLaunchConfiguration",
+        "drs:UpdateLaunchConfiguration",
+    ],
+    tags_started_jobs=True,
+    ec2_read=["ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions"],
+    plans_jobs=True,
+    # Up to 300 servers' launch configurations and snapshots: see TIME_BUDGET_SECONDS in the handler.
+    timeout_seconds=300,
+)
+
+CHECK_WAVE = TaskFunction(
+    "lambdas.handlers.check_wave.handler",
+    "Read wave launch progress",
+    drs_read=[*DRS_READ, "drs:DescribeJobLogItems"],
+)
+
+VALIDATE_INSTANCES = TaskFunction(
+    "lambdas.handlers.validate_instances.handler",
+    "EC2 status checks",
+    ec2_read=["ec2:DescribeInstanceStatus"],
+)
+
+CLEANUP_DRILL = TaskFunction(
+    "lambdas.handlers.cleanup_drill.handler",
+    "Terminate drill instances",
+    drs_read=DRS_READ,
+    drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
+    ec2_read=["ec2:DescribeInstances"],
+    plans_jobs=True,
+)
+
+CLEANUP_DRILL_CHECK = TaskFunction(
+    "lambdas.handlers.cleanup_drill.check_handler",
+    "Confirm drill termination",
+    drs_read=DRS_READ,
+)
+
+FENCE_SOURCE = TaskFunction(
+    "lambdas.handlers.fence_source.handler",
+    "Deallocate Azure source VMs",
+    flavour="azure",
+    reads_azure_secret=True,
+    timeout_seconds=300,
+)
+
+CONFIRM_OUTAGE = TaskFunction(
+    "lambdas.handlers.confirm_outage.handler",
+    "Confirm an outage alarm with Azure",
+    flavour="azure",
+    reads_azure_secret=True,
+    timeout_seconds=120,
+)
+
+SWITCH_TRAFFIC = TaskFunction(
+    "lambdas.handlers.switch_traffic.handler",
+    "Switch the Route 53 record",
+    drs_read=DRS_READ,
+    ec2_read=["ec2:DescribeInstances"],
+    route53=True,
+)
+
+REQUEST_APPROVAL = TaskFunction(
+    "lambdas.handlers.request_approval.handler",
+    "Ask an operator to approve",
+    publishes=True,
+)
+
+FAILBACK_PREPARE = TaskFunction(
+    "lambdas.handlers.failback.prepare_handler",
+    "Check the Azure VMs can fail back; record their disk layout",
+    flavour="azure",
+    drs_read=DRS_READ,
+    # The network check: the recovery instance's addresses and security groups, and whether its
+    # failback replication uses the private IP.
+    ec2_read=["ec2:DescribeInstances", "ec2:DescribeSecurityGroups"],
+    drs_on_recovery_instances=["drs:GetFailbackReplicationConfiguration"],
+    reads_azure_secret=True,
+    timeout_seconds=300,
+)
+
+FAILBACK_BOOT_CLIENTS = TaskFunction(
+    "lambdas.handlers.failback.boot_clients_handler",
+    "Boot the DRS Failback Client on the Azure VMs",
+    flavour="azure",
+    drs_read=DRS_READ,
+    reads_azure_secret=True,
+    issues_failback_credentials=True,
+    timeout_seconds=300,
+)
+
+FAILBACK_CHECK = TaskFunction(
+    "lambdas.handlers.failback.check_handler",
+    "Read DRS failback state; tend the failback clients",
+    flavour="azure",
+    drs_read=DRS_READ,
+    reads_azure_secret=True,
+    issues_failback_credentials=True,
+    timeout_seconds=300,
+)
+
+FAILBACK_LAUNCH = TaskFunction(
+    "lambdas.handlers.failback.launch_handler",
+    "Start the DRS failback launch",
+    drs_read=DRS_READ,
+    drs_on_recovery_instances=["drs:StartFailbackLaunch", "drs:TagResource"],
+)
+
+FAILBACK_RESTORE = TaskFunction(
+    "lambdas.handlers.failback.restore_handler",
+    "Give the Azure VMs their own OS disks back and start them",
+    flavour="azure",
+    reads_azure_secret=True,
+    timeout_seconds=300,
+)
+
+FAILBACK_CLEAR_CREDENTIALS = TaskFunction(
+    "lambdas.handlers.failback.clear_credentials_handler",
+    "Clear failback credentials from the Azure VMs after a failure",
+    flavour="azure",
+    reads_azure_secret=True,
+    timeout_seconds=300,
+)
+
+RESTORE_REPLICATION = TaskFunction(
+    "lambdas.handlers.restore_replication.handler",
+    "Start STOPPED replication, stop leftover failback pairings",
+    drs_read=DRS_READ,
+    drs_on_source_servers=["drs:StartReplication"],
+    drs_on_recovery_instances=["drs:StopFailback"],
+)
+
+REPLICATION_AGENTS_INSTALL = TaskFunction(
+    "lambdas.handlers.replication_agents.install_handler",
+    "Install the AWS Replication Agent on VMs failback created (Azure Run Command)",
+    flavour="azure",
+    reads_azure_secret=True,
+    issues_agent_credentials=True,
+    timeout_seconds=300,
+)
+
+RESTORE_REPLICATION_CHECK = TaskFunction(
+    "lambdas.handlers.restore_replication.check_handler",
+    "Wait for CONTINUOUS replication, then terminate recovery instances",
+    drs_read=DRS_READ,
+    drs_on_source_servers=["drs:StartReplication"],
+    drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
+    ec2_read=["ec2:DescribeInstances"],
+    plans_jobs=True,
+    # Names the stack's owner tag in the plan change for a new source server.
+    checks_ownership=True,
+)
+
+# Every task function, in the order the stack creates them.
 TASKS = [
-    TaskFunction(
-        "register_wait",
-        "lambdas.handlers.waits.register_handler",
-        "Park a task token until a DRS event",
-        drs_read=DRS_READ,
-        resumes_waits=True,
-    ),
-    TaskFunction(
-        "drs_event",
-        "lambdas.handlers.waits.event_handler",
-        "Resume waiting workflows on DRS events",
-    ),
-    TaskFunction(
-        "replication_monitor",
-        "lambdas.handlers.replication_monitor.handler",
-        "Replication health of every plan; close runs whose execution ended; terminate drills' leftovers",
-        # Azure: a stopped failback's credentials are cleared from its VMs' userData by the sweep.
-        flavour="azure",
-        reads_azure_secret=True,
-        drs_read=DRS_READ,
-        drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
-        plans_jobs=True,
-        # The sweep asks Step Functions whether each run marked RUNNING still runs, and tells on-call.
-        describes_executions=True,
-        publishes=True,
-    ),
-    TaskFunction(
-        "begin_run",
-        "lambdas.handlers.begin_run.handler",
-        "Validate input, take the plan lock",
-        publishes=True,
-        describes_executions=True,
-    ),
-    TaskFunction(
-        "finish_run",
-        "lambdas.handlers.finish_run.handler",
-        "Settle lifecycle, release lock, report",
-        publishes=True,
-        writes_reports=True,
-    ),
-    TaskFunction(
-        "preflight",
-        "lambdas.handlers.preflight.handler",
-        "Replication, ownership and quota checks",
-        drs_read=DRS_READ,
-        plans_jobs=True,
-        checks_ownership=True,
-    ),
-    TaskFunction(
-        "launch_wave",
-        "lambdas.handlers.launch_wave.handler",
-        "Start DRS recovery jobs for a wave",
-        drs_read=DRS_READ,
-        drs_on_source_servers=[
-            "drs:StartRecovery",
-            "drs:CreateRecoveryInstanceForDrs",
-            "drs:DescribeRecoverySnapshots",
-            "drs:GetLaunchConfiguration",
-            "drs:UpdateLaunchConfiguration",
-        ],
-        tags_started_jobs=True,
-        ec2_read=["ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions"],
-        plans_jobs=True,
-        # Up to 300 servers' launch configurations and snapshots: see TIME_BUDGET_SECONDS in the handler.
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "check_wave",
-        "lambdas.handlers.check_wave.handler",
-        "Read wave launch progress",
-        drs_read=DRS_READ,
-        drs_on_jobs=["drs:DescribeJobLogItems"],
-    ),
-    TaskFunction(
-        "validate_instances",
-        "lambdas.handlers.validate_instances.handler",
-        "EC2 status checks",
-        ec2_read=["ec2:DescribeInstanceStatus"],
-    ),
-    TaskFunction(
-        "cleanup_drill",
-        "lambdas.handlers.cleanup_drill.handler",
-        "Terminate drill instances",
-        drs_read=DRS_READ,
-        drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
-        ec2_read=["ec2:DescribeInstances"],
-        plans_jobs=True,
-    ),
-    TaskFunction(
-        "check_cleanup",
-        "lambdas.handlers.cleanup_drill.check_handler",
-        "Confirm drill termination",
-        drs_read=DRS_READ,
-    ),
-    TaskFunction(
-        "fence_source",
-        "lambdas.handlers.fence_source.handler",
-        "Deallocate Azure source VMs",
-        flavour="azure",
-        reads_azure_secret=True,
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "confirm_outage",
-        "lambdas.handlers.confirm_outage.handler",
-        "Confirm an outage alarm with Azure",
-        flavour="azure",
-        reads_azure_secret=True,
-        timeout_seconds=120,
-    ),
-    TaskFunction(
-        "switch_traffic",
-        "lambdas.handlers.switch_traffic.handler",
-        "Switch the Route 53 record",
-        drs_read=DRS_READ,
-        ec2_read=["ec2:DescribeInstances"],
-        route53=True,
-    ),
-    TaskFunction(
-        "request_approval",
-        "lambdas.handlers.request_approval.handler",
-        "Ask an operator to approve",
-        publishes=True,
-    ),
-    TaskFunction(
-        "prepare_failback",
-        "lambdas.handlers.failback.prepare_handler",
-        "Check the Azure VMs can fail back; record their disk layout",
-        flavour="azure",
-        drs_read=DRS_READ,
-        # The network check: the recovery instance's addresses and security groups, and whether its
-        # failback replication uses the private IP.
-        ec2_read=["ec2:DescribeInstances", "ec2:DescribeSecurityGroups"],
-        drs_on_recovery_instances=["drs:GetFailbackReplicationConfiguration"],
-        reads_azure_secret=True,
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "boot_failback_clients",
-        "lambdas.handlers.failback.boot_clients_handler",
-        "Boot the DRS Failback Client on the Azure VMs",
-        flavour="azure",
-        drs_read=DRS_READ,
-        reads_azure_secret=True,
-        issues_failback_credentials=True,
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "check_failback",
-        "lambdas.handlers.failback.check_handler",
-        "Read DRS failback state; tend the failback clients",
-        flavour="azure",
-        drs_read=DRS_READ,
-        reads_azure_secret=True,
-        issues_failback_credentials=True,
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "launch_failback",
-        "lambdas.handlers.failback.launch_handler",
-        "Start the DRS failback launch",
-        drs_read=DRS_READ,
-        drs_on_recovery_instances=["drs:StartFailbackLaunch", "drs:TagResource"],
-    ),
-    TaskFunction(
-        "restore_failback_vms",
-        "lambdas.handlers.failback.restore_handler",
-        "Give the Azure VMs their own OS disks back and start them",
-        flavour="azure",
-        reads_azure_secret=True,
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "clear_failback_credentials",
-        "lambdas.handlers.failback.clear_credentials_handler",
-        "Clear failback credentials from the Azure VMs after a failure",
-        flavour="azure",
-        reads_azure_secret=True,
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "restore_replication",
-        "lambdas.handlers.restore_replication.handler",
-        "Start STOPPED replication, stop leftover failback pairings",
-        drs_read=DRS_READ,
-        drs_on_source_servers=["drs:StartReplication"],
-        drs_on_recovery_instances=["drs:StopFailback"],
-    ),
-    TaskFunction(
-        "install_replication_agents",
-        "lambdas.handlers.replication_agents.install_handler",
-        "Install the AWS Replication Agent on VMs failback created (Azure Run Command)",
-        flavour="azure",
-        reads_azure_secret=True,
-        issues_agent_credentials=True,
-        timeout_seconds=300,
-    ),
-    TaskFunction(
-        "check_replication",
-        "lambdas.handlers.restore_replication.check_handler",
-        "Wait for CONTINUOUS replication, then terminate recovery instances",
-        drs_read=DRS_READ,
-        drs_on_source_servers=["drs:StartReplication"],
-        drs_on_recovery_instances=["drs:TerminateRecoveryInstances"],
-        ec2_read=["ec2:DescribeInstances"],
-        plans_jobs=True,
-        # Names the stack's owner tag in the plan change for a new source server.
-        checks_ownership=True,
-    ),
+    WAITS_REGISTER,
+    WAITS_EVENT,
+    REPLICATION_MONITOR,
+    BEGIN_RUN,
+    FINISH_RUN,
+    PREFLIGHT,
+    LAUNCH_WAVE,
+    CHECK_WAVE,
+    VALIDATE_INSTANCES,
+    CLEANUP_DRILL,
+    CLEANUP_DRILL_CHECK,
+    FENCE_SOURCE,
+    CONFIRM_OUTAGE,
+    SWITCH_TRAFFIC,
+    REQUEST_APPROVAL,
+    FAILBACK_PREPARE,
+    FAILBACK_BOOT_CLIENTS,
+    FAILBACK_CHECK,
+    FAILBACK_LAUNCH,
+    FAILBACK_RESTORE,
+    FAILBACK_CLEAR_CREDENTIALS,
+    RESTORE_REPLICATION,
+    REPLICATION_AGENTS_INSTALL,
+    RESTORE_REPLICATION_CHECK,
 ]
 
 
@@ -285,7 +316,6 @@ class TaskFunctions(Construct):
         recovery_instance_arn = stack.format_arn(
             service="drs", resource="recovery-instance", resource_name="*"
         )
-        job_arn = stack.format_arn(service="drs", resource="job", resource_name="*")
         # The executions of the four workflows' state machines, named from the stack (constructs/workflows.py)
         # so a function can read executions without a reference to the state machines, which reference the
         # functions. An execution ARN is ...:execution:<state machine name>:<execution name>.
@@ -335,19 +365,9 @@ class TaskFunctions(Construct):
                 retention=logs.RetentionDays.THIRTEEN_MONTHS,
                 encryption_key=state.key,
             )
-            # Not AWSLambdaBasicExecutionRole, which lets a function write to every log group of the
-            # account: each role writes its own function's log group only.
-            role = iam.Role(
-                self,
-                f"{spec.key}ServiceRole",
-                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                description=f"DR orchestrator task {spec.key}",
-            )
-            log_group.grant_write(role)
             function = lambda_.Function(
                 self,
                 spec.key,
-                role=role,
                 description=f"DR orchestrator: {spec.description}",
                 runtime=lambda_.Runtime.PYTHON_3_13,
                 architecture=lambda_.Architecture.X86_64,
@@ -387,7 +407,7 @@ class TaskFunctions(Construct):
             if spec.issues_agent_credentials:
                 agent_issuers.append(function)
             state.table.grant_read_write_data(function)
-            for grant in _grants(spec, state, source_servers, recovery_instance_arn, job_arn, hosted_zones):
+            for grant in _grants(spec, state, source_servers, recovery_instance_arn, hosted_zones):
                 grant(function)
             if spec.describes_executions:
                 function.add_to_role_policy(
@@ -402,6 +422,9 @@ class TaskFunctions(Construct):
             self.functions[spec.key] = function
         _trust_only(self.failback_installation_role, issuers)
         _trust_only(self.agent_installation_role, agent_issuers)
+
+    def function(self, spec: TaskFunction) -> lambda_.Function:
+        return self.functions[spec.key]
 
     def _installation_role(self, construct_id: str, description: str, managed_policy: str) -> iam.Role:
         """A role whose short-lived credentials a task hands to a DRS client on an Azure VM (trust set by
@@ -457,7 +480,6 @@ def _grants(
     state: OrchestratorState,
     source_servers: OwnedSourceServers,
     recovery_instance_arn: str,
-    job_arn: str,
     hosted_zones: list[str],
 ) -> list[Callable[[lambda_.Function], object]]:
     grants: list[Callable[[lambda_.Function], object]] = []
@@ -465,8 +487,7 @@ def _grants(
     def statement(actions: list[str], resources: list[str]) -> Callable[[lambda_.Function], object]:
         return lambda fn: fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
 
-    # These DRS and EC2 reads list no resource type in the Service Authorization Reference
-    # (DescribeJobLogItems and DescribeRecoverySnapshots do: they are granted on jobs and source servers).
+    # DRS describe/list calls and EC2 describe calls do not support resource-level permissions.
     if spec.drs_read:
         grants.append(statement(sorted(spec.drs_read), ["*"]))
     if spec.ec2_read:
@@ -500,8 +521,6 @@ def _grants(
         )
     if spec.drs_on_recovery_instances:
         grants.append(statement(sorted(spec.drs_on_recovery_instances), [recovery_instance_arn]))
-    if spec.drs_on_jobs:
-        grants.append(statement(sorted(spec.drs_on_jobs), [job_arn]))
     if spec.plans_jobs:
         # The DRS quotas applied to the account (lambdas/adapters/service_quotas.py). GetServiceQuota lists no
         # resource type in the Service Authorization Reference, hence "*"; it only reads quota values.

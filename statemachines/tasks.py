@@ -1,16 +1,24 @@
 """Building blocks shared by the four workflows: Lambda tasks with explicit retry, poll loops, the
-begin/finish frame around every workflow."""
+begin/finish frame around every workflow.
+
+A loop is returned as a chain whose way out is its DONE branch: in
+`task.next(t.poll_until_done(...)).next(after)` the loop leaves for `after`, so a workflow reads in the order
+it runs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
+
+from dr_constructs import task_functions as fn
+from dr_constructs.task_functions import TaskFunction
 
 # Errors worth retrying: our own TransientError (throttling past what the Lambda waited out, 5xx),
 # and the Lambda service's own transient failures.
@@ -27,6 +35,20 @@ AZURE_ERRORS = ["AzureUnavailable"]
 STEP_FUNCTIONS_TRANSIENT_ERRORS = ["StepFunctions.SdkClientException", "StepFunctions.ThrottlingException"]
 
 RUN = "$.run"
+# What a task answers when it is called again until done (lambdas/progress.py).
+DONE = "DONE"
+
+
+@jsii.implements(sfn.INextable)
+class Exit:
+    """A chain's end that is a branch, not a state: chaining the next state adds the branch to it."""
+
+    def __init__(self, connect: Callable[[sfn.IChainable], object]) -> None:
+        self._connect = connect
+
+    def next(self, state: sfn.IChainable) -> sfn.Chain:
+        self._connect(state)
+        return sfn.Chain.start(state)
 
 
 def _retry_transient(task: sfn.TaskStateBase, errors: list[str]) -> None:
@@ -42,7 +64,8 @@ def _retry_transient(task: sfn.TaskStateBase, errors: list[str]) -> None:
 
 
 class Tasks:
-    """Creates the states of one workflow; state ids are unique within it."""
+    """Creates the states of one workflow; state ids are unique within it. A task names the function it
+    runs by its TaskFunction (dr_constructs/task_functions.py); `functions` holds them by key."""
 
     def __init__(
         self,
@@ -57,7 +80,7 @@ class Tasks:
     def invoke(
         self,
         state_id: str,
-        function: str,
+        function: TaskFunction,
         payload: dict[str, Any],
         result_path: str | None,
         *,
@@ -74,7 +97,7 @@ class Tasks:
         task = tasks.LambdaInvoke(
             self.scope,
             state_id,
-            lambda_function=self.functions[function],
+            lambda_function=self.functions[function.key],
             payload=sfn.TaskInput.from_object(payload),
             retry_on_service_exceptions=False,
             task_timeout=sfn.Timeout.at(timeout_path) if timeout_path else None,
@@ -114,36 +137,32 @@ class Tasks:
         return task
 
     def run_task(
-        self, state_id: str, function: str, result_path: str | None, **extra: Any
+        self, state_id: str, function: TaskFunction, result_path: str | None, **extra: Any
     ) -> tasks.LambdaInvoke:
         return self.invoke(state_id, function, {"run": sfn.JsonPath.object_at(RUN), **extra}, result_path)
 
-    def poll_until_done(
-        self, prefix: str, check: tasks.LambdaInvoke, result_path: str, then: sfn.IChainable
-    ) -> sfn.Wait:
-        """Wait -> check -> (status DONE/COMPLETED/PASSED ? then : wait again). Returns the entry state.
+    def poll_until_done(self, prefix: str, check: tasks.LambdaInvoke, result_path: str) -> sfn.Chain:
+        """Wait -> check -> (status DONE ? the state chained next : wait again).
 
         The wait comes from the run context (the plan's timing.poll_seconds)."""
         wait = sfn.Wait(self.scope, f"{prefix} wait", time=sfn.WaitTime.seconds_path(f"{RUN}.poll_seconds"))
         done = sfn.Choice(self.scope, f"{prefix} done?")
-        status = f"{result_path}.status"
-        wait.next(check)
-        check.next(
-            done.when(
-                sfn.Condition.or_(
-                    sfn.Condition.string_equals(status, "DONE"),
-                    sfn.Condition.string_equals(status, "COMPLETED"),
-                    sfn.Condition.string_equals(status, "PASSED"),
-                ),
-                then,
-            ).otherwise(wait)
-        )
-        return wait
+        wait.next(check).next(done)
+        return sfn.Chain.custom(wait, [self.exit_when_done(done, result_path, otherwise=wait)], done)
+
+    def until_done(self, choice: sfn.Choice, result_path: str, otherwise: sfn.IChainable) -> sfn.Chain:
+        """The choice after a task: its status DONE ? the state chained next : `otherwise`."""
+        return sfn.Chain.custom(choice, [self.exit_when_done(choice, result_path, otherwise)], choice)
+
+    @staticmethod
+    def exit_when_done(choice: sfn.Choice, result_path: str, otherwise: sfn.IChainable) -> Exit:
+        done = sfn.Condition.string_equals(f"{result_path}.status", DONE)
+        return Exit(lambda then: choice.when(done, then).otherwise(otherwise))
 
     def begin(self, workflow: str, fail_refused: sfn.Fail) -> tasks.LambdaInvoke:
         begin = self.invoke(
             "Begin",
-            "begin_run",
+            fn.BEGIN_RUN,
             {
                 "workflow": workflow,
                 "input": sfn.JsonPath.object_at("$$.Execution.Input"),
@@ -175,7 +194,7 @@ class Tasks:
             self._unrecorded = sfn.Fail(
                 self.scope, "Result not recorded", error="FinishFailed", cause_path="$.finishError.Cause"
             )
-        task = self.run_task(state_id, "finish_run", "$.summary", **payload)
+        task = self.run_task(state_id, fn.FINISH_RUN, "$.summary", **payload)
         task.add_catch(self._unrecorded, errors=["States.ALL"], result_path="$.finishError")
         return task
 
@@ -189,7 +208,7 @@ class Tasks:
         """Park the task token until a DRS event resumes it, or check anyway after the fallback timeout."""
         wait = self.invoke(
             state_id,
-            "register_wait",
+            fn.WAITS_REGISTER,
             {
                 "run": sfn.JsonPath.object_at(RUN),
                 "task_token": sfn.JsonPath.task_token,
@@ -205,22 +224,29 @@ class Tasks:
         wait.next(then)
         return wait
 
-    def wave_loop(self, after: sfn.IChainable, on_error: sfn.IChainable) -> sfn.IChainable:
+    def wave_loop(self, on_error: sfn.IChainable) -> sfn.Chain:
         """Launch the plan's waves in order; each wave waits (on DRS launch events) until all its servers
-        launched."""
-        start = sfn.Pass(
+        launched. After the last wave: the state chained next."""
+        first_wave = sfn.Pass(
             self.scope, "First wave", result=sfn.Result.from_object({"wave": 0}), result_path="$.cursor"
         )
         launch = self.catch(
             self.run_task(
-                "Launch wave", "launch_wave", "$.launch", wave=sfn.JsonPath.number_at("$.cursor.wave")
+                "Launch wave", fn.LAUNCH_WAVE, "$.launch", wave=sfn.JsonPath.number_at("$.cursor.wave")
             ),
             on_error,
         )
+        # A wave waits for room under the account's DRS job quotas: launch_wave answers PENDING until all its
+        # jobs have started, and is called again after the plan's poll interval.
+        queued = sfn.Choice(self.scope, "Wave queued?")
+        queue_wait = sfn.Wait(
+            self.scope, "Wait for DRS job quota", time=sfn.WaitTime.seconds_path(f"{RUN}.poll_seconds")
+        )
+        queue_wait.next(launch)
         check = self.catch(
             self.run_task(
                 "Check wave",
-                "check_wave",
+                fn.CHECK_WAVE,
                 "$.progress",
                 wave=sfn.JsonPath.number_at("$.cursor.wave"),
                 job_ids=sfn.JsonPath.list_at("$.launch.job_ids"),
@@ -228,18 +254,7 @@ class Tasks:
             ),
             on_error,
         )
-        next_wave = sfn.Pass(
-            self.scope,
-            "Next wave",
-            parameters={"wave": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.cursor.wave"), 1)},
-            result_path="$.cursor",
-        )
-        more = sfn.Choice(self.scope, "More waves?")
-        next_wave.next(
-            more.when(
-                sfn.Condition.number_less_than_json_path("$.cursor.wave", f"{RUN}.wave_count"), launch
-            ).otherwise(after)
-        )
+        launched = sfn.Choice(self.scope, "Wave launched?")
         wait = self.await_drs_event(
             "Wait for launch events",
             "wave",
@@ -249,41 +264,42 @@ class Tasks:
             job_ids=sfn.JsonPath.list_at("$.launch.job_ids"),
             settled=sfn.JsonPath.number_at("$.progress.settled"),
         )
-        done = sfn.Choice(self.scope, "Wave launched?")
-        check.next(
-            done.when(sfn.Condition.string_equals("$.progress.status", "COMPLETED"), next_wave).otherwise(
-                wait
-            )
+        next_wave = sfn.Pass(
+            self.scope,
+            "Next wave",
+            parameters={"wave": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.cursor.wave"), 1)},
+            result_path="$.cursor",
         )
-        # A wave waits for room under the account's DRS job quotas: launch_wave answers QUEUED until all its
-        # jobs have started, and is called again after the plan's poll interval.
-        queued = sfn.Choice(self.scope, "Wave queued?")
-        queue_wait = sfn.Wait(
-            self.scope, "Wait for DRS job quota", time=sfn.WaitTime.seconds_path(f"{RUN}.poll_seconds")
-        )
-        queue_wait.next(launch)
-        launch.next(
-            queued.when(sfn.Condition.string_equals("$.launch.status", "QUEUED"), queue_wait).otherwise(check)
-        )
-        return start.next(launch)
+        more = sfn.Choice(self.scope, "More waves?")
+        more_waves = sfn.Condition.number_less_than_json_path("$.cursor.wave", f"{RUN}.wave_count")
 
-    def validate_loop(self, then: sfn.IChainable, on_error: sfn.IChainable) -> sfn.IChainable:
+        (
+            first_wave.next(launch)
+            .next(self.until_done(queued, "$.launch", otherwise=queue_wait))
+            .next(check)
+            .next(self.until_done(launched, "$.progress", otherwise=wait))
+            .next(next_wave)
+            .next(more.when(more_waves, launch))
+        )
+        return sfn.Chain.custom(first_wave, [Exit(more.otherwise)], more)
+
+    def validate_loop(self, on_error: sfn.IChainable) -> sfn.Chain:
+        """Validate once; until every instance passes, again every poll interval. Then the state chained
+        next."""
         first = self.catch(
-            self.run_task("Validate instances", "validate_instances", "$.validation"), on_error
+            self.run_task("Validate instances", fn.VALIDATE_INSTANCES, "$.validation"), on_error
         )
         again = self.catch(
             self.run_task(
                 "Validate instances again",
-                "validate_instances",
+                fn.VALIDATE_INSTANCES,
                 "$.validation",
                 first_checked_at=sfn.JsonPath.string_at("$.validation.first_checked_at"),
             ),
             on_error,
         )
         passed = sfn.Choice(self.scope, "Validation passed?")
-        first.next(
-            passed.when(sfn.Condition.string_equals("$.validation.status", "PASSED"), then).otherwise(
-                self.poll_until_done("Validation", again, "$.validation", then)
-            )
-        )
-        return first
+        poll = self.poll_until_done("Validation", again, "$.validation")
+        first.next(passed)
+        exits = [self.exit_when_done(passed, "$.validation", otherwise=poll), *poll.end_states]
+        return sfn.Chain.custom(first, exits, passed)

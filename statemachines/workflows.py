@@ -1,20 +1,23 @@
-"""The four DR workflows as Step Functions definitions (see README, 'Workflows')."""
+"""The four DR workflows as Step Functions definitions (see README, 'Workflows').
+
+Each names its states first (with the catches and the branches that leave the main path), then chains them
+in the order they run."""
 
 from __future__ import annotations
 
 from aws_cdk import aws_stepfunctions as sfn
 
-from statemachines.tasks import RUN, Tasks
+from dr_constructs import task_functions as fn
+from statemachines.tasks import RUN, Exit, Tasks
 
 
 def drill(t: Tasks) -> sfn.IChainable:
     """Preflight, launch drill instances wave by wave, validate, ALWAYS terminate them, report."""
     finish_ok, finish_failed = t.finish()
-    after_cleanup = sfn.Choice(t.scope, "Drill failed?")
-    after_cleanup.when(sfn.Condition.is_present("$.error"), finish_failed).otherwise(finish_ok)
-
-    cleanup = t.run_task("Terminate drill instances", "cleanup_drill", "$.cleanup")
-    check_cleanup = t.run_task("Check termination", "check_cleanup", "$.cleanup")
+    preflight = t.catch(t.run_task("Preflight", fn.PREFLIGHT, "$.preflight"), finish_failed)
+    # Reached after validation and after any failure once a launch was asked for.
+    cleanup = t.run_task("Terminate drill instances", fn.CLEANUP_DRILL, "$.cleanup")
+    check_cleanup = t.run_task("Check termination", fn.CLEANUP_DRILL_CHECK, "$.cleanup")
     # A failed cleanup still ends the run (with the error recorded), never silently.
     cleanup_failed = t.finish_task(
         "Finish after cleanup failure",
@@ -23,54 +26,74 @@ def drill(t: Tasks) -> sfn.IChainable:
     ).next(sfn.Fail(t.scope, "Cleanup failed", error="CleanupIncomplete", cause_path="$.cleanupError.Cause"))
     cleanup.add_catch(cleanup_failed, errors=["States.ALL"], result_path="$.cleanupError")
     check_cleanup.add_catch(cleanup_failed, errors=["States.ALL"], result_path="$.cleanupError")
-    cleanup.next(t.poll_until_done("Cleanup", check_cleanup, "$.cleanup", after_cleanup))
+    drill_failed = sfn.Choice(t.scope, "Drill failed?")
+    drill_failed.when(sfn.Condition.is_present("$.error"), finish_failed).otherwise(finish_ok)
 
-    validate = t.validate_loop(then=cleanup, on_error=cleanup)
-    waves = t.wave_loop(after=validate, on_error=cleanup)
-    preflight = t.catch(t.run_task("Preflight", "preflight", "$.preflight"), finish_failed)
-    return t.begin("drill", _refused(t)).next(preflight).next(waves)
+    return (
+        t.begin("drill", _refused(t))
+        .next(preflight)
+        .next(t.wave_loop(on_error=cleanup))
+        .next(t.validate_loop(on_error=cleanup))
+        .next(cleanup)
+        .next(t.poll_until_done("Cleanup", check_cleanup, "$.cleanup"))
+        .next(drill_failed)
+    )
 
 
 def recovery(t: Tasks) -> sfn.IChainable:
     """Preflight, approval (automatic starts), fence Azure, launch waves, validate, switch traffic."""
     finish_ok, finish_failed = t.finish()
+    preflight = t.catch(t.run_task("Preflight", fn.PREFLIGHT, "$.preflight"), finish_failed)
+    fence = t.catch(t.run_task("Fence Azure source", fn.FENCE_SOURCE, "$.fencing"), finish_failed)
     switch = t.catch(
-        t.run_task("Switch traffic to AWS", "switch_traffic", "$.traffic", to="aws"), finish_failed
+        t.run_task("Switch traffic to AWS", fn.SWITCH_TRAFFIC, "$.traffic", to="aws"), finish_failed
     )
-    switch.next(finish_ok)
-    validate = t.validate_loop(then=switch, on_error=finish_failed)
-    waves = t.wave_loop(after=validate, on_error=finish_failed)
-    fence = t.catch(t.run_task("Fence Azure source", "fence_source", "$.fencing"), finish_failed)
-    fence.next(waves)
 
+    return (
+        t.begin("recovery", _refused(t))
+        .next(preflight)
+        .next(_confirm_and_approve(t, finish_failed))
+        .next(fence)
+        .next(t.wave_loop(on_error=finish_failed))
+        .next(t.validate_loop(on_error=finish_failed))
+        .next(switch)
+        .next(finish_ok)
+    )
+
+
+def _confirm_and_approve(t: Tasks, finish_failed: sfn.IChainable) -> sfn.Chain:
+    """Before anything changes: an alarm is confirmed with Azure itself, and an automatic start waits for an
+    operator when the plan asks for it. Goes on to the state chained next, unless not approved."""
+    started_by_alarm = sfn.Choice(t.scope, "Started by an alarm?")
+    confirm = t.catch(
+        t.run_task("Confirm outage with Azure", fn.CONFIRM_OUTAGE, "$.confirmation"), finish_failed
+    )
+    needs_approval = sfn.Choice(t.scope, "Approval needed?")
     # The approval wait runs in a machine of its own (approval_gate below), whose task tokens only the
     # operator role may answer.
     approval = t.run_approval_gate()
+    approval.add_catch(finish_failed, errors=["States.ALL"], result_path="$.error")
+    answer = sfn.Choice(t.scope, "Approved?")
+    on_timeout = sfn.Choice(t.scope, "Proceed without approval?")
     not_approved = sfn.Pass(t.scope, "Not approved", input_path="$.approval.detail", result_path="$.error")
     not_approved.next(finish_failed)
-    on_timeout = sfn.Choice(t.scope, "Proceed without approval?")
-    on_timeout.when(sfn.Condition.string_equals(f"{RUN}.approval_on_timeout", "proceed"), fence).otherwise(
-        not_approved
-    )
-    answer = sfn.Choice(t.scope, "Approved?")
-    answer.when(sfn.Condition.string_equals("$.approval.decision", "approved"), fence).when(
-        sfn.Condition.string_equals("$.approval.decision", "timed_out"), on_timeout
-    ).otherwise(not_approved)
-    approval.add_catch(finish_failed, errors=["States.ALL"], result_path="$.error")
-    approval.next(answer)
 
-    needs_approval = sfn.Choice(t.scope, "Approval needed?")
-    approval_required = sfn.Condition.boolean_equals(f"{RUN}.approval_required", True)
-    needs_approval.when(approval_required, approval).otherwise(fence)
-    # An alarm is confirmed with Azure itself before anything changes.
-    confirm = t.catch(
-        t.run_task("Confirm outage with Azure", "confirm_outage", "$.confirmation"), finish_failed
+    started_by_alarm.when(sfn.Condition.string_equals(f"{RUN}.trigger", "alarm"), confirm).otherwise(
+        needs_approval
     )
     confirm.next(needs_approval)
-    automatic = sfn.Choice(t.scope, "Started by an alarm?")
-    automatic.when(sfn.Condition.string_equals(f"{RUN}.trigger", "alarm"), confirm).otherwise(needs_approval)
-    preflight = t.catch(t.run_task("Preflight", "preflight", "$.preflight"), finish_failed)
-    return t.begin("recovery", _refused(t)).next(preflight).next(automatic)
+    approval.next(answer)
+
+    def proceed_to(go_on: sfn.IChainable) -> None:
+        approval_required = sfn.Condition.boolean_equals(f"{RUN}.approval_required", True)
+        needs_approval.when(approval_required, approval).otherwise(go_on)
+        answer.when(sfn.Condition.string_equals("$.approval.decision", "approved"), go_on).when(
+            sfn.Condition.string_equals("$.approval.decision", "timed_out"), on_timeout
+        ).otherwise(not_approved)
+        proceed = sfn.Condition.string_equals(f"{RUN}.approval_on_timeout", "proceed")
+        on_timeout.when(proceed, go_on).otherwise(not_approved)
+
+    return sfn.Chain.custom(started_by_alarm, [Exit(proceed_to)], on_timeout)
 
 
 def failback(t: Tasks) -> sfn.IChainable:
@@ -78,54 +101,64 @@ def failback(t: Tasks) -> sfn.IChainable:
     disks attached), wait READY_FOR_LAUNCH, launch failback, wait COMPLETED, restore each VM's own OS disk,
     switch traffic back. Any failure first clears the failback credentials from the VMs' userData."""
     finish_ok, finish_failed = t.finish()
-    clear = t.run_task("Clear failback credentials", "clear_failback_credentials", "$.cleared")
+    clear = t.run_task("Clear failback credentials", fn.FAILBACK_CLEAR_CREDENTIALS, "$.cleared")
     clear.add_catch(finish_failed, errors=["States.ALL"], result_path="$.clearError")
     clear.next(finish_failed)
 
-    switch = t.catch(t.run_task("Switch traffic to Azure", "switch_traffic", "$.traffic", to="azure"), clear)
-    switch.next(finish_ok)
-    restore = t.catch(t.run_task("Restore original disks", "restore_failback_vms", "$.restore"), clear)
-    check_done = t.catch(
-        t.run_task("Check failback completed", "check_failback", "$.failback", want="COMPLETED"), clear
+    prepare = t.catch(
+        t.run_task("Check and record VM layouts", fn.FAILBACK_PREPARE, "$.prepare"), finish_failed
     )
-    launch = t.catch(t.run_task("Start failback launch", "launch_failback", "$.launch"), clear)
+    boot = t.catch(t.run_task("Boot failback clients", fn.FAILBACK_BOOT_CLIENTS, "$.boot"), clear)
+    # DRS sends no event for FAILBACK_READY_FOR_LAUNCH: poll.
+    check_ready = t.catch(
+        t.run_task("Check ready for launch", fn.FAILBACK_CHECK, "$.failback", want="READY_FOR_LAUNCH"),
+        clear,
+    )
+    launch = t.catch(t.run_task("Start failback launch", fn.FAILBACK_LAUNCH, "$.launch"), clear)
+    check_done = t.catch(
+        t.run_task("Check failback completed", fn.FAILBACK_CHECK, "$.failback", want="COMPLETED"),
+        clear,
+    )
     # DRS announces FAILBACK_COMPLETED with an event: wait on it (with a fallback check).
     wait_done = t.await_drs_event("Wait for failback events", "failback", check_done, clear)
     completed = sfn.Choice(t.scope, "Failback completed?")
-    check_done.next(
-        completed.when(
-            sfn.Condition.string_equals("$.failback.status", "DONE"),
-            t.poll_until_done("Restore", restore, "$.restore", switch),
-        ).otherwise(wait_done)
+    restore = t.catch(t.run_task("Restore original disks", fn.FAILBACK_RESTORE, "$.restore"), clear)
+    switch = t.catch(t.run_task("Switch traffic to Azure", fn.SWITCH_TRAFFIC, "$.traffic", to="azure"), clear)
+
+    return (
+        t.begin("failback", _refused(t))
+        .next(prepare)
+        .next(t.poll_until_done("Failback clients", boot, "$.boot"))
+        .next(t.poll_until_done("Failback replication", check_ready, "$.failback"))
+        .next(launch)
+        .next(check_done)
+        .next(t.until_done(completed, "$.failback", otherwise=wait_done))
+        .next(t.poll_until_done("Restore", restore, "$.restore"))
+        .next(switch)
+        .next(finish_ok)
     )
-    launch.next(check_done)
-    # DRS sends no event for FAILBACK_READY_FOR_LAUNCH: poll.
-    check_ready = t.catch(
-        t.run_task("Check ready for launch", "check_failback", "$.failback", want="READY_FOR_LAUNCH"), clear
-    )
-    boot = t.catch(t.run_task("Boot failback clients", "boot_failback_clients", "$.boot"), clear)
-    prepare = t.catch(
-        t.run_task("Check and record VM layouts", "prepare_failback", "$.prepare"), finish_failed
-    )
-    prepare.next(t.poll_until_done("Failback clients", boot, "$.boot", t.poll_until_done(
-        "Failback replication", check_ready, "$.failback", launch
-    )))  # fmt: skip
-    return t.begin("failback", _refused(t)).next(prepare)
 
 
 def return_to_normal(t: Tasks) -> sfn.IChainable:
     """Stop failback, restart replication Azure -> AWS (a new agent on a VM failback created), wait
     CONTINUOUS, terminate recovery instances."""
     finish_ok, finish_failed = t.finish()
-    check = t.catch(t.run_task("Check replication", "check_replication", "$.replication"), finish_failed)
-    restore = t.catch(t.run_task("Restore replication", "restore_replication", "$.restore"), finish_failed)
+    restore = t.catch(t.run_task("Restore replication", fn.RESTORE_REPLICATION, "$.restore"), finish_failed)
     # Servers that failed back to a new VM get a new replication agent (nothing to do for the others).
     install = t.catch(
-        t.run_task("Install replication agents", "install_replication_agents", "$.agents"), finish_failed
+        t.run_task("Install replication agents", fn.REPLICATION_AGENTS_INSTALL, "$.agents"), finish_failed
     )
-    restore.next(install)
-    install.next(t.poll_until_done("Replication", check, "$.replication", finish_ok))
-    return t.begin("return_to_normal", _refused(t)).next(restore)
+    check = t.catch(
+        t.run_task("Check replication", fn.RESTORE_REPLICATION_CHECK, "$.replication"), finish_failed
+    )
+
+    return (
+        t.begin("return_to_normal", _refused(t))
+        .next(restore)
+        .next(install)
+        .next(t.poll_until_done("Replication", check, "$.replication"))
+        .next(finish_ok)
+    )
 
 
 def approval_gate(t: Tasks) -> sfn.IChainable:
@@ -145,7 +178,7 @@ def approval_gate(t: Tasks) -> sfn.IChainable:
 
     wait = t.invoke(
         "Wait for approval",
-        "request_approval",
+        fn.REQUEST_APPROVAL,
         {"run": sfn.JsonPath.object_at(RUN), "task_token": sfn.JsonPath.task_token},
         "$.answer",
         wait_for_token=True,

@@ -10,6 +10,7 @@ from lambdas.domain.measure import parse_time
 from lambdas.domain.waves import wave_of, wave_progress
 from lambdas.errors import LaunchFailed
 from lambdas.handlers.common import RunTask, iso, now, task
+from lambdas.progress import WaveLaunch, done_or_pending
 
 
 class CheckWaveInput(RunTask, frozen=True):
@@ -19,7 +20,7 @@ class CheckWaveInput(RunTask, frozen=True):
 
 
 @task(CheckWaveInput)
-def handler(event: CheckWaveInput) -> dict[str, Any]:
+def handler(event: CheckWaveInput) -> WaveLaunch:
     run = event.run
     plan = run.load_plan()
     wave = wave_of(plan, event.wave)
@@ -54,10 +55,11 @@ def handler(event: CheckWaveInput) -> dict[str, Any]:
             f"wave {wave.name}: not launched within timing.launch_timeout_minutes "
             f"({plan.timing.launch_timeout_minutes}): {', '.join(names[:20])}"
         )
-    return {
-        "status": progress.status,
-        "launched": len(progress.launched),
-        "failed": len(progress.failed),
-        "pending": len(progress.pending),
-        "settled": len(progress.launched) + len(progress.failed),
-    }
+    # FAILED raised above: what is left is IN_PROGRESS or COMPLETED.
+    return WaveLaunch(
+        status=done_or_pending(progress.status == "COMPLETED"),
+        launched=len(progress.launched),
+        failed=len(progress.failed),
+        pending=len(progress.pending),
+        settled=len(progress.launched) + len(progress.failed),
+    )

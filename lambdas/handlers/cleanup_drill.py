@@ -13,6 +13,7 @@ from typing import Any
 from lambdas.adapters import drs
 from lambdas.errors import CleanupIncomplete
 from lambdas.handlers.common import RunTask, iso, now, task
+from lambdas.progress import Cleanup
 
 
 def drill_instances(source_server_ids: list[str]) -> list[dict[str, Any]]:
@@ -31,7 +32,7 @@ def handler(event: RunTask) -> dict[str, Any]:
 
 
 @task(RunTask)
-def check_handler(event: RunTask) -> dict[str, Any]:
+def check_handler(event: RunTask) -> Cleanup:
     run = event.run
     plan = run.load_plan()
     remaining = drill_instances([s.source_server_id for s in plan.servers()])
@@ -41,6 +42,6 @@ def check_handler(event: RunTask) -> dict[str, Any]:
                 f"{len(remaining)} drill instances still not terminated: check DRS recovery instances "
                 f"of plan {plan.name} and terminate them"
             )
-        return {"status": "PENDING", "remaining": len(remaining)}
+        return Cleanup(status="PENDING", remaining=len(remaining))
     run.update_record({"cleanup.completedAt": iso(now())})
-    return {"status": "DONE", "remaining": 0}
+    return Cleanup(status="DONE", remaining=0)

@@ -14,7 +14,8 @@ from lambdas.adapters import state_store
 from lambdas.domain.records import RunRecord
 from lambdas.errors import InvalidInput
 from lambdas.plan import Plan, plan_catalog
-from lambdas.validation import StrictModel, parse_input
+from lambdas.progress import TaskProgress
+from lambdas.validation import StrictModel, parse_input, to_document
 
 logger = Logger(service="dr-orchestrator")
 
@@ -83,12 +84,13 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def task(
-    model: type[M],
-) -> Callable[[Callable[[M], dict[str, Any]]], Callable[[dict[str, Any], Any], dict[str, Any]]]:
-    """Turn `fn(parsed_input) -> dict` into a Lambda handler with structured logging."""
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-    def decorate(fn: Callable[[M], dict[str, Any]]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+
+def task(model: type[M]) -> Callable[[Callable[[M], dict[str, Any] | TaskProgress]], Handler]:
+    """Turn `fn(parsed_input) -> dict | TaskProgress` into a Lambda handler with structured logging."""
+
+    def decorate(fn: Callable[[M], dict[str, Any] | TaskProgress]) -> Handler:
         @functools.wraps(fn)
         @logger.inject_lambda_context(log_event=False, clear_state=True)
         def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -96,7 +98,8 @@ def task(
             run = getattr(parsed, "run", None)
             if isinstance(run, RunContext):
                 logger.append_keys(plan=run.plan, workflow=run.workflow, run_id=run.run_id)
-            result = fn(parsed)
+            answer = fn(parsed)
+            result: dict[str, Any] = to_document(answer) if isinstance(answer, TaskProgress) else answer
             logger.info("task done", extra={"result": result})
             return result
 

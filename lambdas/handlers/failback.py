@@ -25,6 +25,7 @@ from lambdas.domain.waves import PLAN_TAG, RUN_TAG
 from lambdas.errors import FailbackFailed
 from lambdas.handlers.common import RunContext, RunTask, iso, logger, now, task
 from lambdas.plan import Plan, Server
+from lambdas.progress import Converging, FailbackState, done_or_pending
 
 CREDENTIAL_SECONDS = 3600  # a role session started from a role session lasts at most one hour (STS)
 PAIRED_STATES = {"FAILBACK_IN_PROGRESS", "FAILBACK_READY_FOR_LAUNCH", "FAILBACK_COMPLETED", "FAILBACK_ERROR"}
@@ -246,7 +247,7 @@ def failback_network_check(
 
 
 @task(RunTask)
-def boot_clients_handler(event: RunTask) -> dict[str, Any]:
+def boot_clients_handler(event: RunTask) -> Converging:
     """Each VM: deallocated, client disk as OS disk, its own disks attached, failback document in userData,
     started. PENDING until every VM runs the client."""
     run = event.run
@@ -368,7 +369,7 @@ class ReadyInput(RunTask, frozen=True):
 
 
 @task(ReadyInput)
-def check_handler(event: ReadyInput) -> dict[str, Any]:
+def check_handler(event: ReadyInput) -> FailbackState:
     """DRS failback state of every recovery instance. While waiting for READY_FOR_LAUNCH: userData is
     cleared on VMs whose client paired, and a client that has not paired within
     timing.failback_pairing_minutes gets fresh credentials and a reboot."""
@@ -396,9 +397,9 @@ def check_handler(event: ReadyInput) -> dict[str, Any]:
                 f"{len(waiting)} servers not {wanted} within timing.failback_timeout_minutes "
                 f"({plan.timing.failback_timeout_minutes}): {', '.join(waiting[:10])}"
             )
-        return {"status": "PENDING", "waiting": len(waiting)}
+        return FailbackState(status="PENDING", waiting=len(waiting))
     run.update_record({f"failback.{event.want.lower()}At": iso(now())})
-    return {"status": "DONE", "instances": len(states)}
+    return FailbackState(status="DONE", instances=len(states))
 
 
 def _tend_clients(run: RunContext, plan: Plan, servers: dict[str, Any], states: dict[str, str]) -> None:
@@ -449,7 +450,7 @@ def launch_handler(event: RunTask) -> dict[str, Any]:
 
 
 @task(RunTask)
-def restore_handler(event: RunTask) -> dict[str, Any]:
+def restore_handler(event: RunTask) -> Converging:
     """Each VM: deallocated, its own OS disk and data disks exactly as recorded, userData cleared, the
     client disk deleted, started. PENDING until every VM runs its own OS again."""
     run = event.run
@@ -486,7 +487,7 @@ def restore_handler(event: RunTask) -> dict[str, Any]:
         elif step == "done":
             state_store.delete_item(layout_key(plan.name, t.server.name))
     result = _converged(steps)
-    if result["status"] == "DONE":
+    if result.status == "DONE":
         run.update_record({"failback.restoredAt": iso(now())})
     return result
 
@@ -625,9 +626,9 @@ def _check_not_failed(name: str, vm_id: str, vm: rules.VmNow) -> None:
         )
 
 
-def _converged(steps: dict[str, str]) -> dict[str, Any]:
+def _converged(steps: dict[str, str]) -> Converging:
     pending = {name: step for name, step in steps.items() if step != "done"}
-    return {"status": "PENDING" if pending else "DONE", "steps": dict(sorted(pending.items())[:20])}
+    return Converging(status=done_or_pending(not pending), steps=dict(sorted(pending.items())[:20]))
 
 
 def _parse(moment: str) -> Any:

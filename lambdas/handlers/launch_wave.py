@@ -3,7 +3,7 @@ one at or before the requested time.
 
 The account's DRS job quotas (lambdas/quotas.py; the values Service Quotas applies to the account when it
 answers) are shared by every plan and by jobs started elsewhere, so
-a job starts only when DRS's active jobs leave room for it; otherwise the wave answers QUEUED and the state
+a job starts only when DRS's active jobs leave room for it; otherwise the wave answers PENDING and the state
 machine calls again after `timing.poll_seconds`. The same happens when DRS itself refuses a job with
 ServiceQuotaExceededException (another plan took the room first) and when this invocation has used its
 time budget. Safe to call again: jobs this run already started for the wave are found by tag.
@@ -26,6 +26,7 @@ from lambdas.domain.waves import capacity, chunks, job_tags, jobs_already_starte
 from lambdas.errors import DrsRefused, LaunchFailed
 from lambdas.handlers.common import RunTask, iso, logger, now, task
 from lambdas.plan import Server
+from lambdas.progress import WaveStart, done_or_pending
 
 # The function's timeout is 300 s (constructs/task_functions.py): stop starting new jobs well before it, and
 # let the next call carry on. Preparation calls run on this many threads.
@@ -38,7 +39,7 @@ class LaunchWaveInput(RunTask, frozen=True):
 
 
 @task(LaunchWaveInput)
-def handler(event: LaunchWaveInput) -> dict[str, Any]:
+def handler(event: LaunchWaveInput) -> WaveStart:
     deadline = time.monotonic() + TIME_BUDGET_SECONDS
     run = event.run
     plan = run.load_plan()
@@ -76,7 +77,6 @@ def handler(event: LaunchWaveInput) -> dict[str, Any]:
 
     job_ids = [started[index]["jobID"] for index in sorted(started)]
     queued = sum(len(group) for index, group in enumerate(groups) if index not in started)
-    status = "QUEUED" if queued else "STARTED"
     # The launch timeout runs from the wave's last job start: time spent queued for quota is not DRS's.
     created = [parse_time(job.get("creationDateTime")) for job in started.values()]
     requested_at = iso(max((c for c in created if c is not None), default=now()))
@@ -101,13 +101,13 @@ def handler(event: LaunchWaveInput) -> dict[str, Any]:
     run.update_record(record_fields)
     if queued:
         logger.info("wave queued", extra={"wave": event.wave, "queued_servers": queued, "jobs": len(job_ids)})
-    return {
-        "wave": event.wave,
-        "status": status,
-        "job_ids": job_ids,
-        "queued_servers": queued,
-        "requested_at": requested_at,
-    }
+    return WaveStart(
+        status=done_or_pending(not queued),
+        wave=event.wave,
+        job_ids=job_ids,
+        queued_servers=queued,
+        requested_at=requested_at,
+    )
 
 
 def _prepare(servers: list[Server], at_or_before: datetime | None, snapshot: str) -> list[dict[str, str]]:

@@ -22,6 +22,7 @@ from lambdas.handlers.failback import new_vm_key
 from lambdas.handlers.replication_agents import new_vm_servers
 from lambdas.ownership import OWNER_TAG_KEY, STACK_NAME_ENV
 from lambdas.plan import Plan
+from lambdas.progress import Replication
 
 # Failback states that leave a pairing behind to stop (a completed failback leaves none).
 _PAIRED = {
@@ -63,7 +64,7 @@ def handler(event: RunTask) -> dict[str, Any]:
 
 
 @task(RunTask)
-def check_handler(event: RunTask) -> dict[str, Any]:
+def check_handler(event: RunTask) -> Replication:
     """PENDING until every source server is CONTINUOUS and then every recovery instance is terminated."""
     run = event.run
     plan = run.load_plan()
@@ -107,16 +108,14 @@ def check_handler(event: RunTask) -> dict[str, Any]:
                 f"({plan.timing.replication_timeout_minutes}): {', '.join(waiting[:20]) or 'none'}; "
                 f"recovery instances left: {len(remaining)} (kept until replication is CONTINUOUS)"
             )
-        return {
-            "status": "PENDING",
-            "not_continuous": waiting[:20],
-            "recovery_instances_left": len(remaining),
-        }
+        return Replication(
+            status="PENDING", not_continuous=waiting[:20], recovery_instances_left=len(remaining)
+        )
     run.update_record({"restore.completedAt": iso(now())})
     for sid in replacements:
         # The new VM is the server's now; the run record keeps what failback recorded of it.
         state_store.delete_item(new_vm_key(plan.name, plan.server_by_source_id(sid).name))
-    return {"status": "DONE", "plan_changes": len(replacements)}
+    return Replication(status="DONE", plan_changes=len(replacements))
 
 
 def _replacement_source_servers(run: RunContext, plan: Plan) -> dict[str, str | None]:

@@ -9,6 +9,7 @@ from lambdas.adapters import ec2
 from lambdas.domain.measure import parse_time
 from lambdas.errors import ValidationFailed
 from lambdas.handlers.common import RunTask, iso, now, task
+from lambdas.progress import Validation
 
 
 class ValidateInput(RunTask, frozen=True):
@@ -16,7 +17,7 @@ class ValidateInput(RunTask, frozen=True):
 
 
 @task(ValidateInput)
-def handler(event: ValidateInput) -> dict[str, Any]:
+def handler(event: ValidateInput) -> Validation:
     run = event.run
     plan = run.load_plan()
     servers = run.record().servers or {}
@@ -46,5 +47,5 @@ def handler(event: ValidateInput) -> dict[str, Any]:
                 f"status checks not passing after timing.validation_timeout_minutes "
                 f"({plan.timing.validation_timeout_minutes}): {', '.join(sorted(waiting)[:20])}"
             )
-        return {"status": "PENDING", "waiting": len(waiting), "first_checked_at": first}
-    return {"status": "PASSED", "healthy": len(launched), "first_checked_at": first}
+        return Validation(status="PENDING", waiting=len(waiting), first_checked_at=first)
+    return Validation(status="DONE", healthy=len(launched), first_checked_at=first)

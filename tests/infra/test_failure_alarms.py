@@ -136,8 +136,8 @@ def test_each_workflow_has_failed_and_timed_out_alarms(template: dict[str, Any],
 def test_the_functions_eventbridge_invokes_have_error_alarms(template: dict[str, Any]) -> None:
     invoked = {t["Arn"]["Fn::GetAtt"][0] for _, t in targets(template) if "Fn::GetAtt" in t["Arn"]}
     assert sorted(i.rstrip("0123456789ABCDEF") for i in invoked) == [
-        "Tasksdrsevent",
         "Tasksreplicationmonitor",
+        "Taskswaitseventhandler",
     ]
     watched = {dimension(a, "FunctionName")["Ref"] for a in alarms_on(template, "AWS/Lambda", "Errors")}
     assert watched == invoked

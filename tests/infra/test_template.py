@@ -69,6 +69,20 @@ def test_every_task_has_backoff_retry_with_jitter_and_a_catch(template: dict[str
             assert catches, f"{logical_id}/{name} has no catch"
 
 
+def test_task_results_are_tested_for_one_done_word(template: dict[str, Any]) -> None:
+    """Every choice on a task's status asks only whether it is DONE (lambdas/progress.py)."""
+    tested = 0
+    for logical_id in resources(template, "AWS::StepFunctions::StateMachine"):
+        for name, state in all_states(definition(template, logical_id)).items():
+            for rule in state.get("Choices", []) if state["Type"] == "Choice" else []:
+                if rule.get("Variable", "").endswith(".status"):
+                    assert set(rule) == {"Variable", "StringEquals", "Next"}, f"{logical_id}/{name}"
+                    assert rule["StringEquals"] == "DONE", f"{logical_id}/{name}"
+                    tested += 1
+                assert "Or" not in rule and "Not" not in rule, f"{logical_id}/{name}"
+    assert tested >= 10
+
+
 def test_drill_terminates_instances_on_every_path_after_launch(template: dict[str, Any]) -> None:
     drill = next(
         k for k in resources(template, "AWS::StepFunctions::StateMachine") if k.startswith("Workflowsdrill")
@@ -127,8 +141,8 @@ def test_drs_events_resume_waiting_workflows(template: dict[str, Any]) -> None:
         "DRS Source Server Launch Result",
         "DRS Recovery Instance Failback State Change",
     }
-    assert "Tasksdrsevent" in json.dumps(drs_rule["Targets"][0]["Arn"])
-    grants = policy_statements(template, "drs_event")
+    assert "Taskswaitseventhandler" in json.dumps(drs_rule["Targets"][0]["Arn"])
+    grants = policy_statements(template, "waits.event_handler")
     targets: list[Any] = []
     for statement in grants:
         if "states:SendTaskSuccess" in statement["Action"]:
@@ -201,7 +215,7 @@ def policy_statements(template: dict[str, Any], function_key: str) -> list[dict[
     function_id = next(
         k
         for k in resources(template, "AWS::Lambda::Function")
-        if k.startswith("Tasks" + function_key.replace("_", ""))
+        if k.startswith("Tasks" + function_key.replace("_", "").replace(".", ""))
     )
     role_id = template["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
     statements: list[dict[str, Any]] = []
