@@ -32,6 +32,8 @@ class TaskFunction:
     drs_read: list[str] = field(default_factory=list)
     drs_on_source_servers: list[str] = field(default_factory=list)
     drs_on_recovery_instances: list[str] = field(default_factory=list)
+    # On this account's and region's DRS jobs (job ids exist only once a launch starts them).
+    drs_on_jobs: list[str] = field(default_factory=list)
     ec2_read: list[str] = field(default_factory=list)
     publishes: bool = False
     writes_reports: bool = False
@@ -129,7 +131,8 @@ LAUNCH_WAVE = TaskFunction(
 CHECK_WAVE = TaskFunction(
     "lambdas.handlers.check_wave.handler",
     "Read wave launch progress",
-    drs_read=[*DRS_READ, "drs:DescribeJobLogItems"],
+    drs_read=DRS_READ,
+    drs_on_jobs=["drs:DescribeJobLogItems"],
 )
 
 VALIDATE_INSTANCES = TaskFunction(
@@ -316,6 +319,7 @@ class TaskFunctions(Construct):
         recovery_instance_arn = stack.format_arn(
             service="drs", resource="recovery-instance", resource_name="*"
         )
+        job_arn = stack.format_arn(service="drs", resource="job", resource_name="*")
         # The executions of the four workflows' state machines, named from the stack (constructs/workflows.py)
         # so a function can read executions without a reference to the state machines, which reference the
         # functions. An execution ARN is ...:execution:<state machine name>:<execution name>.
@@ -365,9 +369,19 @@ class TaskFunctions(Construct):
                 retention=logs.RetentionDays.THIRTEEN_MONTHS,
                 encryption_key=state.key,
             )
+            # Not AWSLambdaBasicExecutionRole, which lets a function write to every log group of the
+            # account: each role writes its own function's log group only.
+            role = iam.Role(
+                self,
+                f"{spec.key}ServiceRole",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description=f"DR orchestrator task {spec.key}",
+            )
+            log_group.grant_write(role)
             function = lambda_.Function(
                 self,
                 spec.key,
+                role=role,
                 description=f"DR orchestrator: {spec.description}",
                 runtime=lambda_.Runtime.PYTHON_3_13,
                 architecture=lambda_.Architecture.X86_64,
@@ -407,7 +421,7 @@ class TaskFunctions(Construct):
             if spec.issues_agent_credentials:
                 agent_issuers.append(function)
             state.table.grant_read_write_data(function)
-            for grant in _grants(spec, state, source_servers, recovery_instance_arn, hosted_zones):
+            for grant in _grants(spec, state, source_servers, recovery_instance_arn, job_arn, hosted_zones):
                 grant(function)
             if spec.describes_executions:
                 function.add_to_role_policy(
@@ -480,6 +494,7 @@ def _grants(
     state: OrchestratorState,
     source_servers: OwnedSourceServers,
     recovery_instance_arn: str,
+    job_arn: str,
     hosted_zones: list[str],
 ) -> list[Callable[[lambda_.Function], object]]:
     grants: list[Callable[[lambda_.Function], object]] = []
@@ -487,7 +502,8 @@ def _grants(
     def statement(actions: list[str], resources: list[str]) -> Callable[[lambda_.Function], object]:
         return lambda fn: fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
 
-    # DRS describe/list calls and EC2 describe calls do not support resource-level permissions.
+    # These DRS and EC2 reads list no resource type in the Service Authorization Reference
+    # (DescribeJobLogItems and DescribeRecoverySnapshots do: they are granted on jobs and source servers).
     if spec.drs_read:
         grants.append(statement(sorted(spec.drs_read), ["*"]))
     if spec.ec2_read:
@@ -521,6 +537,8 @@ def _grants(
         )
     if spec.drs_on_recovery_instances:
         grants.append(statement(sorted(spec.drs_on_recovery_instances), [recovery_instance_arn]))
+    if spec.drs_on_jobs:
+        grants.append(statement(sorted(spec.drs_on_jobs), [job_arn]))
     if spec.plans_jobs:
         # The DRS quotas applied to the account (lambdas/adapters/service_quotas.py). GetServiceQuota lists no
         # resource type in the Service Authorization Reference, hence "*"; it only reads quota values.
