@@ -521,37 +521,6 @@ def store() -> StateStore:
     return _default
 
 
-# Until every caller uses the named operations above.
-def get_item(key: dict[str, Any]) -> dict[str, Any]:
-    return _default._get(key)
-
-
-def set_fields(key: dict[str, Any], fields: dict[str, Any]) -> None:
-    _default._set(key, fields)
-
-
-def put_if_absent(key: dict[str, Any], fields: dict[str, Any]) -> bool:
-    return _default._put(key, fields, if_absent=True)
-
-
-def put_item(key: dict[str, Any], fields: dict[str, Any]) -> None:
-    _default._put(key, fields, if_absent=False)
-
-
-def delete_item(key: dict[str, Any]) -> None:
-    _default._delete(key)
-
-
-def query_prefix(pk: str) -> list[dict[str, Any]]:
-    response = _default._client().query(
-        TableName=_default._table(),
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": pk}},
-        ConsistentRead=True,
-    )
-    return [from_item(item) for item in response.get("Items", [])]
-
-
 def plan_state(plan: str, *, dynamodb: Any = None, table: str | None = None) -> PlanState:
     """The plan's state. dynamodb/table: another client and table than the Lambda's (drctl reads with the
     operator's credentials; tests/infra/test_operator_role.py follows the client into these calls)."""

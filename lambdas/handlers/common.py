@@ -55,14 +55,11 @@ class RunContext(TaskInput, frozen=True):
     def load_plan(self) -> Plan:
         return load_plan(self.plan)
 
-    def record_key(self) -> dict[str, Any]:
-        return state_store.run_key(self.plan, self.run_sk)
-
     def record(self) -> RunRecord:
         return state_store.run_record(self.plan, self.run_sk)
 
     def update_record(self, fields: dict[str, Any]) -> None:
-        state_store.set_fields(self.record_key(), fields)
+        state_store.store().update_run(self.plan, self.run_sk, fields)
 
 
 class RunTask(TaskInput, frozen=True):

@@ -33,10 +33,6 @@ PAIRED_STATES = {"FAILBACK_IN_PROGRESS", "FAILBACK_READY_FOR_LAUNCH", "FAILBACK_
 _READ_ONLY = ("provisioningState", "instanceView", "vmId", "timeCreated")
 
 
-def layout_key(plan: str, server: str) -> dict[str, Any]:
-    return {"pk": {"S": f"PLAN#{plan}"}, "sk": {"S": f"LAYOUT#{server}"}}
-
-
 def recovery_instances_by_server(plan: Plan) -> dict[str, dict[str, Any]]:
     instances = drs.recovery_instances([s.source_server_id for s in plan.servers()], drill=False)
     return {ri["sourceServerID"]: ri for ri in instances}
@@ -48,8 +44,8 @@ def client_disk_id(server: Server) -> str:
 
 
 def recorded_layout(plan: str, server: str) -> rules.Layout | None:
-    item = state_store.get_item(layout_key(plan, server))
-    return rules.Layout.from_document(item["layout"]) if item.get("layout") else None
+    layout = state_store.store().layout(plan, server)
+    return rules.Layout.from_document(layout) if layout else None
 
 
 @task(RunTask)
@@ -106,15 +102,11 @@ def prepare_handler(event: RunTask) -> dict[str, Any]:
     for entry in servers.values():
         name = entry["name"]
         # Recorded once, before anything changes: a later run restores exactly this.
-        state_store.put_if_absent(
-            layout_key(plan.name, name), {"layout": layouts[name].to_document(), "runId": run.run_id}
-        )
+        state_store.store().record_layout_once(plan.name, name, layouts[name].to_document(), run.run_id)
         if entry.get("target") == "new":
             # Before the VM exists: a retried or resumed run creates the same VM, never a second one, and
             # return to normal knows which VM gets the new replication agent.
-            state_store.put_if_absent(
-                new_vm_key(plan.name, name), {"newVm": entry["newVm"], "runId": run.run_id}
-            )
+            state_store.store().record_new_vm_once(plan.name, name, entry["newVm"], run.run_id)
     if warnings:
         logger.warning("failback network not fully checked", extra={"warnings": warnings})
     run.update_record(
@@ -123,14 +115,8 @@ def prepare_handler(event: RunTask) -> dict[str, Any]:
     return {"servers": len(servers)}
 
 
-def new_vm_key(plan: str, server: str) -> dict[str, Any]:
-    return {"pk": {"S": f"PLAN#{plan}"}, "sk": {"S": f"NEWVM#{server}"}}
-
-
 def recorded_new_vm(plan: str, server: str) -> dict[str, Any] | None:
-    item = state_store.get_item(new_vm_key(plan, server))
-    new_vm: dict[str, Any] | None = item.get("newVm")
-    return new_vm
+    return state_store.store().new_vm(plan, server)
 
 
 def _prepare_original_vm(
@@ -485,7 +471,7 @@ def restore_handler(event: RunTask) -> Converging:
         elif step == "start":
             azure_vms.begin_power(t.vm_id, "start")
         elif step == "done":
-            state_store.delete_item(layout_key(plan.name, t.server.name))
+            state_store.store().forget_layout(plan.name, t.server.name)
     result = _converged(steps)
     if result.status == "DONE":
         run.update_record({"failback.restoredAt": iso(now())})

@@ -41,7 +41,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         replication = plan_replication(found)
         missing = len(plan.servers()) - len(found)
         replication["notContinuous"] += missing
-        state_store.set_fields(state_store.plan_key(name), {"replication": {**replication, "at": iso(now())}})
+        state_store.store().record_replication(name, {**replication, "at": iso(now())})
         metrics = new_metrics()
         metrics.add_dimension(name="plan", value=name)
         if replication["maxLagSeconds"] is not None:

@@ -21,15 +21,8 @@ class ApprovalInput(RunTask, frozen=True):
 def handler(event: ApprovalInput) -> dict[str, Any]:
     run = event.run
     plan = run.load_plan()
-    state_store.set_fields(
-        state_store.plan_key(run.plan),
-        {
-            "pendingApproval": {
-                "taskToken": event.task_token,
-                "executionArn": run.execution_arn,
-                "since": iso(now()),
-            }
-        },
+    state_store.store().request_approval(
+        run.plan, {"taskToken": event.task_token, "executionArn": run.execution_arn, "since": iso(now())}
     )
     run.update_record(
         {

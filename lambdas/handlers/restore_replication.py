@@ -18,7 +18,6 @@ from typing import Any
 from lambdas.adapters import drs, state_store
 from lambdas.errors import DrsRefused, ReplicationNotRestored
 from lambdas.handlers.common import RunContext, RunTask, iso, now, task
-from lambdas.handlers.failback import new_vm_key
 from lambdas.handlers.replication_agents import new_vm_servers
 from lambdas.ownership import OWNER_TAG_KEY, STACK_NAME_ENV
 from lambdas.plan import Plan
@@ -114,7 +113,7 @@ def check_handler(event: RunTask) -> Replication:
     run.update_record({"restore.completedAt": iso(now())})
     for sid in replacements:
         # The new VM is the server's now; the run record keeps what failback recorded of it.
-        state_store.delete_item(new_vm_key(plan.name, plan.server_by_source_id(sid).name))
+        state_store.store().forget_new_vm(plan.name, plan.server_by_source_id(sid).name)
     return Replication(status="DONE", plan_changes=len(replacements))
 
 

@@ -12,6 +12,7 @@ import msgspec
 from msgspec import Meta
 
 from lambdas.adapters import drs, executions, state_store
+from lambdas.domain.records import Waiter
 from lambdas.domain.waves import wave_of, wave_progress
 from lambdas.errors import InvalidInput
 from lambdas.handlers.common import RunTask, iso, logger, now, task
@@ -28,10 +29,6 @@ class DrsEvent(msgspec.Struct, frozen=True, kw_only=True):
     detail_type: DrsWaitEvent = msgspec.field(name="detail-type")
     resources: Annotated[list[Annotated[str, Meta(max_length=256)]], Meta(max_length=200)]
     detail: dict[str, Any]
-
-
-def waiter_key(resource_id: str, execution_arn: str) -> dict[str, Any]:
-    return {"pk": {"S": f"WAIT#{resource_id}"}, "sk": {"S": execution_arn}}
 
 
 class RegisterWaitInput(RunTask, frozen=True):
@@ -73,11 +70,16 @@ def register_handler(event: RegisterWaitInput) -> dict[str, Any]:
     """Park the execution's task token until a DRS event (or the fallback timeout) resumes it."""
     resources = resources_awaited(event)
     expires = int(now().timestamp()) + WAIT_TTL_SECONDS
+    waiter = Waiter(
+        execution_arn=event.run.execution_arn,
+        task_token=event.task_token,
+        kind=event.kind,
+        since=iso(now()),
+        ttl=expires,
+    )
+    store = state_store.store()
     for resource_id in resources:
-        state_store.put_item(
-            waiter_key(resource_id, event.run.execution_arn),
-            {"taskToken": event.task_token, "kind": event.kind, "since": iso(now()), "ttl": expires},
-        )
+        store.add_waiter(resource_id, waiter)
     if _news_since_last_check(event):
         executions.resume_task(
             event.task_token, {"resumed_by": "register_wait", "resource": None, "detail": {}}
@@ -95,12 +97,13 @@ def event_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge target for DRS launch-result and failback-state events."""
     parsed = parse_input(DrsEvent, event, "DRS event")
     resumed = 0
+    store = state_store.store()
     for arn in parsed.resources:
         resource_id = _resource_id(arn)
-        for waiter in state_store.query_prefix(f"WAIT#{resource_id}"):
+        for waiter in store.waiters(resource_id):
             output = {"resumed_by": parsed.detail_type, "resource": resource_id, "detail": parsed.detail}
-            if executions.resume_task(str(waiter["taskToken"]), output):
+            if executions.resume_task(waiter.task_token, output):
                 resumed += 1
-            state_store.delete_item(waiter_key(resource_id, str(waiter["sk"])))
+            store.remove_waiter(resource_id, waiter.execution_arn)
     logger.info("DRS event handled", extra={"detail_type": parsed.detail_type, "resumed": resumed})
     return {"resumed": resumed}
