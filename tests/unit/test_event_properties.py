@@ -37,8 +37,9 @@ from dr_constructs.alarms import FailureAlarms
 from dr_constructs.drs_events import DrsEvents
 from dr_constructs.triggers import Triggers
 from lambdas.adapters import aws, executions
+from lambdas.domain import runs
 from lambdas.errors import InvalidInput
-from lambdas.handlers import begin_run, waits
+from lambdas.handlers import waits
 from lambdas.inputs import WORKFLOWS, parse_start_request
 from lambdas.plan import Triggers as PlanTriggers
 from lambdas.plan import parse_plan
@@ -46,10 +47,12 @@ from localcloud.drs import events as drs_events
 from localcloud.drs.formats import ACCOUNT_ID, arn
 from localcloud.input_transformer import transform
 from tests.conftest import INJECTIONS, ROOT, SAMPLE_PLAN
+from tests.fakes.state_store import InMemoryStateStore
 
 PROPERTY = settings(max_examples=50, deadline=None, derandomize=True, database=None)
 
 SAMPLE = parse_plan(json.loads(SAMPLE_PLAN.read_text()))
+NOW = datetime(2026, 5, 1, tzinfo=UTC)
 ALARM_EVENT = json.loads((ROOT / "events" / "alarm-state-change-alarm.json").read_text())
 OK_EVENT = json.loads((ROOT / "events" / "alarm-state-change-ok.json").read_text())
 
@@ -597,19 +600,10 @@ def test_a_trigger_starts_only_its_own_workflow(workflow: str, trigger: str, eve
     'trigger', before the trigger event is recorded (no state is written)."""
     assume((trigger, workflow) not in {("alarm", "recovery"), ("schedule", "drill")})
     request = parse_start_request({"plan": "shop", "trigger": trigger, "event_id": event_id})
-    writes: list[Any] = []
-
-    class Store:
-        def claim_event(self, event_id: str, execution_arn: str, expires: int) -> str:
-            writes.append(event_id)
-            return execution_arn
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(begin_run, "load_plan", lambda name: SAMPLE)
-        patch.setattr(begin_run.state_store, "store", Store)
-        with pytest.raises(InvalidInput, match=r"^trigger: "):
-            begin_run._check_trigger(request, workflow, "arn:aws:states:us-east-1:1:execution:x:y")
-    assert writes == []
+    store = InMemoryStateStore()
+    with pytest.raises(InvalidInput, match=r"^trigger: "):
+        runs.check_trigger(store, NOW, request, SAMPLE, workflow, "arn:aws:states:us-east-1:1:execution:x:y")
+    assert store.events == {} and store.plans == {}
 
 
 # --- the scheduled drill ------------------------------------------------------------------------------------
@@ -624,9 +618,9 @@ def test_the_drill_schedule_input_is_a_valid_drill_start(rules: Rules) -> None:
     """The schedule's input validates as a scheduled start of the sample plan and may start a drill."""
     request = parse_start_request(rules.drill_input)
     assert (request.plan, request.trigger, request.snapshot) == ("shop", "schedule", "latest")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(begin_run, "load_plan", lambda name: SAMPLE)
-        begin_run._check_trigger(request, "drill", "arn:aws:states:us-east-1:1:execution:x:y")
+    runs.check_trigger(
+        InMemoryStateStore(), NOW, request, SAMPLE, "drill", "arn:aws:states:us-east-1:1:execution:x:y"
+    )
 
 
 @PROPERTY
