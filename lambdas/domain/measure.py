@@ -8,8 +8,13 @@ RTO: trigger time to the moment the server passed its health check (time to reco
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+
+def iso(moment: datetime) -> str:
+    """The timestamps of run records and plan state: UTC, milliseconds, Z."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_time(value: Any) -> datetime | None:

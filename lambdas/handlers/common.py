@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics
 
 from lambdas.adapters import state_store
+from lambdas.domain.measure import iso as iso  # re-exported: the handlers import it from here
 from lambdas.domain.records import RunRecord
 from lambdas.errors import InvalidInput
 from lambdas.plan import Plan, plan_catalog
@@ -75,10 +76,6 @@ def load_plan(name: str) -> Plan:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
