@@ -232,8 +232,8 @@ def test_azure_circuit_stops_calling_after_repeated_no_answer() -> None:
 
 
 def test_the_drill_sweep_takes_only_instances_of_ended_runs_of_the_plan() -> None:
+    from lambdas.domain.sweep import orphaned_drill_instances
     from lambdas.domain.waves import job_tags
-    from lambdas.handlers.sweep import orphaned_drill_instances
 
     jobs: list[dict[str, Any]] = [
         {"jobID": "drsjob-ended", "tags": job_tags("shop", "run-ended", 0, 0)},
