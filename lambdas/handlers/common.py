@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics
 
 from lambdas.adapters import state_store
+from lambdas.clock import iso as iso  # every handler's clock (re-exported)
+from lambdas.clock import now as now
 from lambdas.domain.records import RunRecord
 from lambdas.errors import InvalidInput
 from lambdas.plan import Plan, plan_catalog
@@ -71,14 +73,6 @@ def load_plan(name: str) -> Plan:
     if name not in catalog:
         raise InvalidInput(f"plan: unknown plan '{name}'; this stack has: {', '.join(sorted(catalog))}")
     return catalog[name]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
