@@ -66,9 +66,10 @@ def close_aborted(plan: str, record: RunRecord, execution: dict[str, Any]) -> bo
     failback_servers = record.failback_servers()
     if workflow == "failback" and failback_servers:
         # A stopped failback never ran its "clear credentials" step: no credential stays in userData.
-        from lambdas.handlers.failback import clear_failback_credentials
+        from lambdas.adapters import azure_vms
+        from lambdas.domain.failback_service import clear_failback_credentials
 
-        outcome = clear_failback_credentials(failback_servers)
+        outcome = clear_failback_credentials(failback_servers, azure_vms, now)
         store.update_run(plan, record.sk, {"failback.credentialsCleared": outcome})
         summary["credentialsCleared"] = outcome
     logger.warning("closed a run whose execution ended without closing it", extra=summary)
