@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from lambdas.adapters.azure_compute import azure_errors, classify, compute
 from lambdas.domain import failback as rules
-from lambdas.domain.failback import ClientDisk, DataDisk, VmNow
+from lambdas.domain.failback import BootFacts, ClientDisk, DataDisk, GalleryImage, VmNow
 
 T = TypeVar("T")
 # The SDK sends a dict body unchanged; its type hints name only the model classes.
@@ -117,26 +117,6 @@ def memory_mb(subscription_id: str, location: str, vm_size: str, client: Any = N
         (int(s.get("memoryInMB") or 0) for s in sizes if str(s.get("name") or "").lower() == vm_size.lower()),
         None,
     )
-
-
-@dataclass(frozen=True)
-class GalleryImage:
-    version_id: str
-    location: str
-    hyper_v_generation: str
-    os_type: str
-    exists: bool
-    tags: dict[str, str]
-
-
-@dataclass(frozen=True)
-class BootFacts:
-    """What decides whether a VM can boot the failback client."""
-
-    location: str
-    vm_size: str
-    hyper_v_generation: str
-    secure_boot: bool
 
 
 def boot_facts(vm_id: str, client: Any = None) -> BootFacts:
@@ -339,6 +319,10 @@ def run_shell_script(vm_id: str, script: list[str]) -> Any:
 def begin_delete_disk(disk_id: str) -> Any:
     ref = ResourceRef.parse(disk_id)
     return _call(compute(ref.subscription_id).disks.begin_delete, ref.resource_group, ref.name)
+
+
+def resource_name(resource_id: str) -> str:
+    return ResourceRef.parse(resource_id).name
 
 
 def disk_id_in(vm_id: str, name: str) -> str:

@@ -100,6 +100,28 @@ class ClientDisk:
     attached_to: str | None
 
 
+@dataclass(frozen=True)
+class GalleryImage:
+    """The failback-client image version as Azure reports it."""
+
+    version_id: str
+    location: str
+    hyper_v_generation: str
+    os_type: str
+    exists: bool
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class BootFacts:
+    """What decides whether a VM can boot the failback client."""
+
+    location: str
+    vm_size: str
+    hyper_v_generation: str
+    secure_boot: bool
+
+
 def client_disk_name(vm_name: str) -> str:
     return f"{vm_name}-drs-failback-client"
 

@@ -18,10 +18,9 @@ import os
 import shlex
 from typing import Any
 
-from lambdas.adapters import azure_vms, drs, sts
+from lambdas.adapters import azure_vms, drs, state_store, sts
 from lambdas.errors import ReplicationNotRestored
 from lambdas.handlers.common import RunContext, RunTask, iso, logger, now, task
-from lambdas.handlers.failback import recorded_new_vm
 from lambdas.plan import Plan
 
 AGENT_CREDENTIAL_SECONDS = 900  # the shortest role session STS issues; the installer needs minutes
@@ -64,7 +63,7 @@ def new_vm_servers(plan: Plan) -> dict[str, dict[str, Any]]:
     for server in plan.servers():
         if plan.failback_target(server) != "new":
             continue
-        new_vm = recorded_new_vm(plan.name, server.name)
+        new_vm = state_store.store().new_vm(plan.name, server.name)
         if new_vm is None:
             raise ReplicationNotRestored(
                 f"{server.name}: failback target is 'new' but no new VM is recorded for it: run failback "

@@ -34,6 +34,7 @@ def ports() -> sweep.SweepPorts:
 
 def _clear_failback_credentials(servers: dict[str, Any]) -> dict[str, Any]:
     # Imported for a stopped failback only: the replication monitor loads the failback handler no other time.
-    from lambdas.handlers.failback import clear_failback_credentials
+    from lambdas.adapters import azure_vms
+    from lambdas.domain.failback_service import clear_failback_credentials
 
-    return clear_failback_credentials(servers)
+    return clear_failback_credentials(servers, azure_vms, now)
