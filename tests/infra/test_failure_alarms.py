@@ -6,6 +6,7 @@ stack's topic, which CloudWatch may use."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ def dimension(alarm: dict[str, Any], name: str) -> Any:
     return next(d["Value"] for d in alarm["Dimensions"] if d["Name"] == name)
 
 
-def alarms_on(cfn: Template, namespace: str, metric: str, **expected: Any) -> dict[str, dict[str, Any]]:
+def alarms_on(cfn: Template, namespace: str, metric: str, **expected: Any) -> dict[str, Mapping[str, Any]]:
     """The alarms on the metric (with the expected properties too, if any), by logical id."""
     pattern = {"Properties": {"Namespace": namespace, "MetricName": metric, **expected}}
     return dict(cfn.find_resources("AWS::CloudWatch::Alarm", pattern))

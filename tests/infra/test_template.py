@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,7 @@ from localcloud.synth import synthesize
 pytestmark = pytest.mark.infra
 
 
-def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
-
-
-def definition(machine: dict[str, Any]) -> dict[str, Any]:
+def definition(machine: Mapping[str, Any]) -> dict[str, Any]:
     """The state machine's ASL with the function ARNs replaced by the functions' logical ids."""
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     text = "".join(p if isinstance(p, str) else p.get("Fn::GetAtt", [p.get("Ref")])[0] for p in parts)
@@ -115,7 +112,7 @@ def test_only_azure_tasks_carry_the_azure_sdk(cfn: Template, synthesized: Path) 
         assert (asset / "azure" / "mgmt" / "compute").is_dir() == (props["Handler"] in azure_handlers)
 
 
-def rules_on(cfn: Template, source: str) -> dict[str, dict[str, Any]]:
+def rules_on(cfn: Template, source: str) -> dict[str, Mapping[str, Any]]:
     """The EventBridge rules whose pattern matches events of this source."""
     pattern = {"Properties": {"EventPattern": Match.object_like({"source": [source]})}}
     return dict(cfn.find_resources("AWS::Events::Rule", pattern))
@@ -358,7 +355,7 @@ def test_job_logs_and_snapshots_are_read_on_scoped_resources_only(
     }
 
 
-def statements_of(policy: dict[str, Any]) -> list[dict[str, Any]]:
+def statements_of(policy: Mapping[str, Any]) -> list[dict[str, Any]]:
     return list(policy["Properties"]["PolicyDocument"]["Statement"])
 
 
