@@ -5,32 +5,32 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from itertools import product
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Match, Template
 
 from localcloud import limits
 from localcloud.synth import synthesize
-from tests.infra.test_template import resources
+from tests.infra.test_template import rules_on
 
 pytestmark = pytest.mark.infra
 
 
-def composite_rule(template: dict[str, Any]) -> str:
-    alarm = next(iter(resources(template, "AWS::CloudWatch::CompositeAlarm").values()))["Properties"]
-    parts = alarm["AlarmRule"]["Fn::Join"][1]
+def composite_rule(cfn: Template) -> str:
+    (alarm,) = cfn.find_resources("AWS::CloudWatch::CompositeAlarm").values()
+    parts = alarm["Properties"]["AlarmRule"]["Fn::Join"][1]
     return "".join(p if isinstance(p, str) else p["Fn::GetAtt"][0] for p in parts)
 
 
-def endpoint_alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The alarms on Route 53 health checks (the stack's other alarms watch its own failures)."""
-    return {
-        k: a
-        for k, a in resources(template, "AWS::CloudWatch::Alarm").items()
-        if a["Properties"].get("Namespace") == "AWS/Route53"
-    }
+def endpoint_alarms(cfn: Template, **expected: Any) -> dict[str, Mapping[str, Any]]:
+    """The alarms on Route 53 health checks (the stack's other alarms watch its own failures), with the
+    expected properties too, if any."""
+    pattern = {"Properties": {"Namespace": "AWS/Route53", **expected}}
+    return dict(cfn.find_resources("AWS::CloudWatch::Alarm", pattern))
 
 
 def evaluate(rule: str, in_alarm: set[str]) -> bool:
@@ -41,44 +41,56 @@ def evaluate(rule: str, in_alarm: set[str]) -> bool:
     return bool(eval(expression))  # only True/False/and/or/parentheses remain
 
 
-def test_health_check_per_endpoint(template: dict[str, Any]) -> None:
-    checks = [
-        c["Properties"]["HealthCheckConfig"]
-        for c in resources(template, "AWS::Route53::HealthCheck").values()
-    ]
-    assert len(checks) == 3
-    web = next(c for c in checks if c.get("FullyQualifiedDomainName") == "shop-azure.example.com")
-    assert (
-        web["Type"] == "HTTPS_STR_MATCH" and web["SearchString"] == "ok" and web["ResourcePath"] == "/health"
+def test_health_check_per_endpoint(cfn: Template) -> None:
+    cfn.resource_count_is("AWS::Route53::HealthCheck", 3)
+    cfn.has_resource_properties(
+        "AWS::Route53::HealthCheck",
+        {
+            "HealthCheckConfig": Match.object_like(
+                {
+                    "FullyQualifiedDomainName": "shop-azure.example.com",
+                    "Type": "HTTPS_STR_MATCH",
+                    "SearchString": "ok",
+                    "ResourcePath": "/health",
+                    "RequestInterval": 30,
+                    "FailureThreshold": 3,
+                }
+            )
+        },
     )
-    assert web["RequestInterval"] == 30 and web["FailureThreshold"] == 3
-    gateway = next(c for c in checks if c.get("IPAddress") == "20.50.10.11")
-    assert gateway["Type"] == "TCP" and gateway["Port"] == 443
+    cfn.has_resource_properties(
+        "AWS::Route53::HealthCheck",
+        {"HealthCheckConfig": Match.object_like({"IPAddress": "20.50.10.11", "Type": "TCP", "Port": 443})},
+    )
 
 
-def test_endpoint_alarms_need_consecutive_failures(template: dict[str, Any]) -> None:
-    alarms = [a["Properties"] for a in endpoint_alarms(template).values()]
+def test_endpoint_alarms_need_consecutive_failures(cfn: Template) -> None:
+    alarms = endpoint_alarms(cfn)
     assert len(alarms) == 3
-    for alarm in alarms:
-        assert alarm["MetricName"] == "HealthCheckStatus" and alarm["Namespace"] == "AWS/Route53"
-        assert alarm["EvaluationPeriods"] == 3 and alarm["DatapointsToAlarm"] == 3
-        assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] == 1
-        assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarms == endpoint_alarms(
+        cfn,
+        MetricName="HealthCheckStatus",
+        EvaluationPeriods=3,
+        DatapointsToAlarm=3,
+        ComparisonOperator="LessThanThreshold",
+        Threshold=1,
+        TreatMissingData="notBreaching",
+    )
 
 
-def test_composite_needs_a_quorum_of_two_of_three(template: dict[str, Any]) -> None:
-    rule = composite_rule(template)
-    alarms = sorted(endpoint_alarms(template))
+def test_composite_needs_a_quorum_of_two_of_three(cfn: Template) -> None:
+    rule = composite_rule(cfn)
+    alarms = sorted(endpoint_alarms(cfn))
     assert len(alarms) == 3
     for states in product([False, True], repeat=3):
         down = {name for name, is_down in zip(alarms, states, strict=True) if is_down}
         assert evaluate(rule, down) == (len(down) >= 2), down
-    assert "2 of 3 endpoints" in json.dumps(resources(template, "AWS::CloudWatch::CompositeAlarm"))
+    assert "2 of 3 endpoints" in json.dumps(cfn.find_resources("AWS::CloudWatch::CompositeAlarm"))
 
 
-def test_one_probe_down_or_flapping_alone_never_alarms(template: dict[str, Any]) -> None:
-    rule = composite_rule(template)
-    alarms = sorted(endpoint_alarms(template))
+def test_one_probe_down_or_flapping_alone_never_alarms(cfn: Template) -> None:
+    rule = composite_rule(cfn)
+    alarms = sorted(endpoint_alarms(cfn))
     # One endpoint flapping ALARM/OK/ALARM while the others are healthy: the composite stays OK throughout.
     for flapping in (set(), {alarms[0]}, set(), {alarms[0]}):
         assert evaluate(rule, flapping) is False
@@ -116,26 +128,20 @@ def test_an_explicit_region_without_route53_metrics_stops_synth(tmp_path: Path) 
 def test_an_explicit_us_east_1_stack_synthesizes_without_the_rule(tmp_path: Path) -> None:
     document = json.loads(synthesize(outdir=tmp_path, extra_context={"region": "us-east-1"}).read_text())
     assert region_assertions(document) == []
-    assert len(endpoint_alarms(document)) == 3
+    assert len(endpoint_alarms(Template.from_json(document))) == 3
 
 
-def outage_names(document: dict[str, Any]) -> tuple[str, list[str]]:
+def outage_names(cfn: Template) -> tuple[str, list[str]]:
     """The composite alarm's name and the names the recovery rule listens to."""
-    (alarm,) = resources(document, "AWS::CloudWatch::CompositeAlarm").values()
-    (rule,) = [
-        r["Properties"]
-        for r in resources(document, "AWS::Events::Rule").values()
-        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.cloudwatch"]
-    ]
-    return alarm["Properties"]["AlarmName"], rule["EventPattern"]["detail"]["alarmName"]
+    (alarm,) = cfn.find_resources("AWS::CloudWatch::CompositeAlarm").values()
+    (rule,) = rules_on(cfn, "aws.cloudwatch").values()
+    return alarm["Properties"]["AlarmName"], rule["Properties"]["EventPattern"]["detail"]["alarmName"]
 
 
-def test_two_stacks_with_one_plan_name_have_their_own_outage_alarm(
-    template: dict[str, Any], tmp_path: Path
-) -> None:
-    assert outage_names(template) == (
+def test_two_stacks_with_one_plan_name_have_their_own_outage_alarm(cfn: Template, tmp_path: Path) -> None:
+    assert outage_names(cfn) == (
         "dr-DrOrchestrator-shop-azure-outage",
         ["dr-DrOrchestrator-shop-azure-outage"],
     )
-    other = json.loads(synthesize(outdir=tmp_path, stack_name="DrOther").read_text())
+    other = Template.from_json(json.loads(synthesize(outdir=tmp_path, stack_name="DrOther").read_text()))
     assert outage_names(other) == ("dr-DrOther-shop-azure-outage", ["dr-DrOther-shop-azure-outage"])

@@ -6,18 +6,19 @@ stack's topic, which CloudWatch may use."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from tests.infra.test_template import resources
+from tests.infra.test_template import role_statements
 
 pytestmark = pytest.mark.infra
 
 
-def topic(template: dict[str, Any]) -> str:
-    (logical,) = resources(template, "AWS::SNS::Topic")
+def topic(cfn: Template) -> str:
+    (logical,) = cfn.find_resources("AWS::SNS::Topic")
     return logical
 
 
@@ -25,35 +26,31 @@ def dimension(alarm: dict[str, Any], name: str) -> Any:
     return next(d["Value"] for d in alarm["Dimensions"] if d["Name"] == name)
 
 
-def alarms_on(template: dict[str, Any], namespace: str, metric: str) -> list[dict[str, Any]]:
-    return [
-        a["Properties"]
-        for a in resources(template, "AWS::CloudWatch::Alarm").values()
-        if a["Properties"].get("Namespace") == namespace and a["Properties"].get("MetricName") == metric
-    ]
+def alarms_on(cfn: Template, namespace: str, metric: str, **expected: Any) -> dict[str, Mapping[str, Any]]:
+    """The alarms on the metric (with the expected properties too, if any), by logical id."""
+    pattern = {"Properties": {"Namespace": namespace, "MetricName": metric, **expected}}
+    return dict(cfn.find_resources("AWS::CloudWatch::Alarm", pattern))
 
 
-def targets(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def targets(cfn: Template) -> list[tuple[str, dict[str, Any]]]:
     """(rule or schedule logical id, target) for every EventBridge rule and Scheduler schedule."""
     found = [
         (logical, target)
-        for logical, rule in resources(template, "AWS::Events::Rule").items()
+        for logical, rule in cfn.find_resources("AWS::Events::Rule").items()
         for target in rule["Properties"]["Targets"]
     ]
     found += [
         (logical, schedule["Properties"]["Target"])
-        for logical, schedule in resources(template, "AWS::Scheduler::Schedule").items()
+        for logical, schedule in cfn.find_resources("AWS::Scheduler::Schedule").items()
     ]
     return found
 
 
-def test_every_rule_and_schedule_target_has_a_dead_letter_queue_and_a_retry_policy(
-    template: dict[str, Any],
-) -> None:
-    found = targets(template)
+def test_every_rule_and_schedule_target_has_a_dead_letter_queue_and_a_retry_policy(cfn: Template) -> None:
+    found = targets(cfn)
     # The outage rule, the DRS events rule, the monitor schedule and the drill schedule of the sample plan.
     assert len(found) == 4
-    queues = resources(template, "AWS::SQS::Queue")
+    queues = cfn.find_resources("AWS::SQS::Queue")
     for logical, target in found:
         assert "DeadLetterConfig" in target, logical
         queue = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"]
@@ -63,14 +60,12 @@ def test_every_rule_and_schedule_target_has_a_dead_letter_queue_and_a_retry_poli
         assert 1 <= retry["MaximumRetryAttempts"] <= 8, logical
 
 
-def test_dead_letter_queues_are_encrypted_ssl_only_and_writable_by_their_sender(
-    template: dict[str, Any],
-) -> None:
-    queues = resources(template, "AWS::SQS::Queue")
+def test_dead_letter_queues_are_encrypted_ssl_only_and_writable_by_their_sender(cfn: Template) -> None:
+    queues = cfn.find_resources("AWS::SQS::Queue")
     assert len(queues) == 4
     policies = {
         p["Properties"]["Queues"][0]["Ref"]: p["Properties"]["PolicyDocument"]["Statement"]
-        for p in resources(template, "AWS::SQS::QueuePolicy").values()
+        for p in cfn.find_resources("AWS::SQS::QueuePolicy").values()
     }
     for logical, queue in queues.items():
         props = queue["Properties"]
@@ -79,7 +74,7 @@ def test_dead_letter_queues_are_encrypted_ssl_only_and_writable_by_their_sender(
             s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
             for s in policies[logical]
         ), logical
-    for logical, rule in resources(template, "AWS::Events::Rule").items():
+    for logical, rule in cfn.find_resources("AWS::Events::Rule").items():
         queue = rule["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
         assert any(
             s["Effect"] == "Allow"
@@ -89,73 +84,87 @@ def test_dead_letter_queues_are_encrypted_ssl_only_and_writable_by_their_sender(
             for s in policies[queue]
         ), f"EventBridge may not write {logical}'s dead letters to {queue}"
     # Scheduler writes dead letters with the schedule's execution role.
-    for logical, schedule in resources(template, "AWS::Scheduler::Schedule").items():
+    for logical, schedule in cfn.find_resources("AWS::Scheduler::Schedule").items():
         target = schedule["Properties"]["Target"]
-        role = target["RoleArn"]["Fn::GetAtt"][0]
         queue = target["DeadLetterConfig"]["Arn"]
-        statements = [
-            s
-            for p in resources(template, "AWS::IAM::Policy").values()
-            if {"Ref": role} in p["Properties"]["Roles"]
-            for s in p["Properties"]["PolicyDocument"]["Statement"]
-        ]
+        statements = role_statements(cfn, target["RoleArn"]["Fn::GetAtt"][0])
         assert any("sqs:SendMessage" in s["Action"] and s["Resource"] == queue for s in statements), logical
 
 
-def test_each_dead_letter_queue_depth_is_alarmed(template: dict[str, Any]) -> None:
-    depth = alarms_on(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
-    watched = {json.dumps(dimension(a, "QueueName")) for a in depth}
-    for logical in resources(template, "AWS::SQS::Queue"):
-        assert json.dumps({"Fn::GetAtt": [logical, "QueueName"]}) in watched, logical
-    for alarm in depth:
-        assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
-
-
-def test_each_rule_has_a_failed_invocations_alarm(template: dict[str, Any]) -> None:
-    failed = alarms_on(template, "AWS/Events", "FailedInvocations")
-    assert sorted(json.dumps(dimension(a, "RuleName")) for a in failed) == sorted(
-        json.dumps({"Ref": logical}) for logical in resources(template, "AWS::Events::Rule")
+def test_each_dead_letter_queue_depth_is_alarmed(cfn: Template) -> None:
+    for logical in cfn.find_resources("AWS::SQS::Queue"):
+        cfn.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": Match.array_with(
+                    [{"Name": "QueueName", "Value": {"Fn::GetAtt": [logical, "QueueName"]}}]
+                ),
+            },
+        )
+    # Every depth alarm fires on the first message.
+    depth = alarms_on(cfn, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert depth and depth == alarms_on(
+        cfn,
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        ComparisonOperator="GreaterThanThreshold",
+        Threshold=0,
     )
-    for alarm in failed:
-        assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 1
-        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_each_rule_has_a_failed_invocations_alarm(cfn: Template) -> None:
+    failed = alarms_on(cfn, "AWS/Events", "FailedInvocations")
+    assert sorted(json.dumps(dimension(a["Properties"], "RuleName")) for a in failed.values()) == sorted(
+        json.dumps({"Ref": logical}) for logical in cfn.find_resources("AWS::Events::Rule")
+    )
+    assert failed == alarms_on(
+        cfn,
+        "AWS/Events",
+        "FailedInvocations",
+        Statistic="Sum",
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
         # EventBridge publishes the metric only when it is not zero.
-        assert alarm["TreatMissingData"] == "notBreaching"
+        TreatMissingData="notBreaching",
+    )
 
 
 @pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut"])
-def test_each_workflow_has_failed_and_timed_out_alarms(template: dict[str, Any], metric: str) -> None:
+def test_each_workflow_has_failed_and_timed_out_alarms(cfn: Template, metric: str) -> None:
     watched = sorted(
-        json.dumps(dimension(a, "StateMachineArn")) for a in alarms_on(template, "AWS/States", metric)
+        json.dumps(dimension(a["Properties"], "StateMachineArn"))
+        for a in alarms_on(cfn, "AWS/States", metric).values()
     )
     assert watched == sorted(
-        json.dumps({"Ref": m}) for m in resources(template, "AWS::StepFunctions::StateMachine")
+        json.dumps({"Ref": m}) for m in cfn.find_resources("AWS::StepFunctions::StateMachine")
     )
 
 
-def test_the_functions_eventbridge_invokes_have_error_alarms(template: dict[str, Any]) -> None:
-    invoked = {t["Arn"]["Fn::GetAtt"][0] for _, t in targets(template) if "Fn::GetAtt" in t["Arn"]}
+def test_the_functions_eventbridge_invokes_have_error_alarms(cfn: Template) -> None:
+    invoked = {t["Arn"]["Fn::GetAtt"][0] for _, t in targets(cfn) if "Fn::GetAtt" in t["Arn"]}
     assert sorted(i.rstrip("0123456789ABCDEF") for i in invoked) == [
         "Tasksreplicationmonitor",
         "Taskswaitseventhandler",
     ]
-    watched = {dimension(a, "FunctionName")["Ref"] for a in alarms_on(template, "AWS/Lambda", "Errors")}
+    watched = {
+        dimension(a["Properties"], "FunctionName")["Ref"]
+        for a in alarms_on(cfn, "AWS/Lambda", "Errors").values()
+    }
     assert watched == invoked
 
 
-def test_every_alarm_notifies_the_stack_topic(template: dict[str, Any]) -> None:
-    alarms = {
-        **resources(template, "AWS::CloudWatch::Alarm"),
-        **resources(template, "AWS::CloudWatch::CompositeAlarm"),
-    }
-    assert len(alarms) > 10
-    for logical, alarm in alarms.items():
-        assert alarm["Properties"].get("AlarmActions") == [{"Ref": topic(template)}], logical
+def test_every_alarm_notifies_the_stack_topic(cfn: Template) -> None:
+    kinds = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
+    assert sum(len(cfn.find_resources(kind)) for kind in kinds) > 10
+    for kind in kinds:
+        cfn.all_resources_properties(kind, {"AlarmActions": Match.exact([{"Ref": topic(cfn)}])})
 
 
-def test_cloudwatch_may_publish_to_the_encrypted_topic(template: dict[str, Any]) -> None:
+def test_cloudwatch_may_publish_to_the_encrypted_topic(cfn: Template) -> None:
     cloudwatch = {"Service": "cloudwatch.amazonaws.com"}
-    (policy,) = resources(template, "AWS::SNS::TopicPolicy").values()
+    (policy,) = cfn.find_resources("AWS::SNS::TopicPolicy").values()
     publish = [
         s
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
@@ -163,7 +172,7 @@ def test_cloudwatch_may_publish_to_the_encrypted_topic(template: dict[str, Any])
     ]
     assert [s["Action"] for s in publish] == ["sns:Publish"]
     assert publish[0]["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-    (key,) = resources(template, "AWS::KMS::Key").values()
+    (key,) = cfn.find_resources("AWS::KMS::Key").values()
     use = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s["Principal"] == cloudwatch]
     assert len(use) == 1 and set(use[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     assert "alarm:*" in json.dumps(use[0]["Condition"]["ArnLike"]["aws:SourceArn"])
@@ -217,7 +226,4 @@ def test_cloudwatch_logs_may_use_the_key_for_this_accounts_log_groups_only(cfn: 
     assert len(for_logs) == 1
     # Every log group of the stack is encrypted with this key.
     (key_id,) = cfn.find_resources("AWS::KMS::Key")
-    groups = cfn.find_resources("AWS::Logs::LogGroup")
-    assert groups and all(
-        g["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]} for g in groups.values()
-    )
+    cfn.all_resources_properties("AWS::Logs::LogGroup", {"KmsKeyId": {"Fn::GetAtt": [key_id, "Arn"]}})

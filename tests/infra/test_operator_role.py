@@ -13,12 +13,12 @@ from typing import Any
 
 import botocore.session
 import pytest
+from aws_cdk.assertions import Match, Template
 from botocore import xform_name
 
 from drctl.aws_calls import OPERATOR_CALLS, Call
 from localcloud import limits
 from tests.infra.test_scale_limits import allowed
-from tests.infra.test_template import resources
 
 pytestmark = pytest.mark.infra
 DRCTL = Path(__file__).resolve().parents[2] / "drctl"
@@ -147,19 +147,19 @@ def iam_action(call: Call) -> str:
     return f"{model.signing_name}:{operation}"
 
 
-def operator_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    (role,) = [k for k in resources(template, "AWS::IAM::Role") if k.startswith("OperatorRole")]
+def operator_statements(cfn: Template, template: dict[str, Any]) -> list[dict[str, Any]]:
+    (role,) = [k for k in cfn.find_resources("AWS::IAM::Role") if k.startswith("OperatorRole")]
+    attached = {"Properties": {"Roles": Match.array_with([{"Ref": role}])}}
     return [
         statement
-        for policy in resources(template, "AWS::IAM::Policy").values()
-        if {"Ref": role} in policy["Properties"]["Roles"]
+        for policy in cfn.find_resources("AWS::IAM::Policy", attached).values()
         for statement in limits.resolve(policy["Properties"]["PolicyDocument"], STACK, template["Resources"])[
             "Statement"
         ]
     ]
 
 
-def examples(template: dict[str, Any]) -> dict[str, tuple[list[str], list[str]]]:
+def examples(cfn: Template, template: dict[str, Any]) -> dict[str, tuple[list[str], list[str]]]:
     """Resource kind -> (ARNs the operator must be allowed, ARNs of other stacks it must be refused)."""
     found = template["Resources"]
 
@@ -167,7 +167,7 @@ def examples(template: dict[str, Any]) -> dict[str, tuple[list[str], list[str]]]
         return str(limits.resolve(reference, STACK, found))
 
     def logical(resource_type: str, prefix: str = "") -> list[str]:
-        return [k for k in resources(template, resource_type) if k.startswith(prefix)]
+        return [k for k in cfn.find_resources(resource_type) if k.startswith(prefix)]
 
     machines = {k: value({"Ref": k}) for k in logical("AWS::StepFunctions::StateMachine")}
     workflows = [arn for k, arn in machines.items() if "approvalgate" not in k]
@@ -205,28 +205,28 @@ def examples(template: dict[str, Any]) -> dict[str, tuple[list[str], list[str]]]
 
 @pytest.mark.parametrize("call", OPERATOR_CALLS, ids=lambda c: f"{c.service}.{c.operation}")
 def test_the_operator_role_may_make_each_drctl_call_on_its_resource_only(
-    template: dict[str, Any], call: Call
+    cfn: Template, template: dict[str, Any], call: Call
 ) -> None:
-    statements = operator_statements(template)
+    statements = operator_statements(cfn, template)
     action = iam_action(call)
-    own, others = examples(template)[call.resource]
+    own, others = examples(cfn, template)[call.resource]
     for arn in own:
         assert allowed(statements, action, arn, {}), f"{action} on {arn}"
     for arn in others:
         assert not allowed(statements, action, arn, {}), f"{action} allowed on {arn}"
     if call.decrypts:
-        (key,) = resources(template, "AWS::KMS::Key")
+        (key,) = cfn.find_resources("AWS::KMS::Key")
         key_arn = str(limits.resolve({"Fn::GetAtt": [key, "Arn"]}, STACK, template["Resources"]))
         via = {"kms:ViaService": f"{iam_action(call).split(':')[0]}.{limits.REGION}.amazonaws.com"}
         assert allowed(statements, "kms:Decrypt", key_arn, via), f"kms:Decrypt for {action}"
 
 
 def test_the_operator_role_has_wildcard_resources_only_where_iam_has_no_resource_level_permissions(
-    template: dict[str, Any],
+    cfn: Template, template: dict[str, Any]
 ) -> None:
     unscoped = {iam_action(c) for c in OPERATOR_CALLS if c.resource == "*"}
     assert unscoped == {"drs:DescribeSourceServers"}
-    for statement in operator_statements(template):
+    for statement in operator_statements(cfn, template):
         resources_of = (
             statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         )

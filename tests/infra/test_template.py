@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,9 @@ from localcloud.synth import synthesize
 pytestmark = pytest.mark.infra
 
 
-def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
-
-
-def definition(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+def definition(machine: Mapping[str, Any]) -> dict[str, Any]:
     """The state machine's ASL with the function ARNs replaced by the functions' logical ids."""
-    parts = template["Resources"][logical_id]["Properties"]["DefinitionString"]["Fn::Join"][1]
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     text = "".join(p if isinstance(p, str) else p.get("Fn::GetAtt", [p.get("Ref")])[0] for p in parts)
     return json.loads(text)
 
@@ -52,9 +49,9 @@ def test_standard_state_machines_with_logging_and_tracing(cfn: Template) -> None
     )
 
 
-def test_every_task_has_backoff_retry_with_jitter_and_a_catch(template: dict[str, Any]) -> None:
-    for logical_id in resources(template, "AWS::StepFunctions::StateMachine"):
-        for name, state in all_states(definition(template, logical_id)).items():
+def test_every_task_has_backoff_retry_with_jitter_and_a_catch(cfn: Template) -> None:
+    for logical_id, machine in cfn.find_resources("AWS::StepFunctions::StateMachine").items():
+        for name, state in all_states(definition(machine)).items():
             if state["Type"] != "Task":
                 continue
             retryable = (
@@ -69,11 +66,11 @@ def test_every_task_has_backoff_retry_with_jitter_and_a_catch(template: dict[str
             assert catches, f"{logical_id}/{name} has no catch"
 
 
-def test_task_results_are_tested_for_one_done_word(template: dict[str, Any]) -> None:
+def test_task_results_are_tested_for_one_done_word(cfn: Template) -> None:
     """Every choice on a task's status asks only whether it is DONE (lambdas/progress.py)."""
     tested = 0
-    for logical_id in resources(template, "AWS::StepFunctions::StateMachine"):
-        for name, state in all_states(definition(template, logical_id)).items():
+    for logical_id, machine in cfn.find_resources("AWS::StepFunctions::StateMachine").items():
+        for name, state in all_states(definition(machine)).items():
             for rule in state.get("Choices", []) if state["Type"] == "Choice" else []:
                 if rule.get("Variable", "").endswith(".status"):
                     assert set(rule) == {"Variable", "StringEquals", "Next"}, f"{logical_id}/{name}"
@@ -83,24 +80,20 @@ def test_task_results_are_tested_for_one_done_word(template: dict[str, Any]) -> 
     assert tested >= 10
 
 
-def test_drill_terminates_instances_on_every_path_after_launch(template: dict[str, Any]) -> None:
-    drill = next(
-        k for k in resources(template, "AWS::StepFunctions::StateMachine") if k.startswith("Workflowsdrill")
-    )
-    states = all_states(definition(template, drill))
+def test_drill_terminates_instances_on_every_path_after_launch(cfn: Template) -> None:
+    machines = cfn.find_resources("AWS::StepFunctions::StateMachine")
+    drill = next(m for k, m in machines.items() if k.startswith("Workflowsdrill"))
+    states = all_states(definition(drill))
     for name in ("Launch wave", "Check wave", "Validate instances", "Validate instances again"):
         assert states[name]["Catch"][0]["Next"] == "Terminate drill instances", name
     assert states["Validation passed?"]["Choices"][0]["Next"] == "Terminate drill instances"
 
 
-def test_lambdas_run_python_313_with_bundled_dependencies(
-    template: dict[str, Any], synthesized: Path
-) -> None:
-    functions = resources(template, "AWS::Lambda::Function")
-    assert len(functions) == len(TASKS)
-    for function in functions.values():
+def test_lambdas_run_python_313_with_bundled_dependencies(cfn: Template, synthesized: Path) -> None:
+    cfn.resource_count_is("AWS::Lambda::Function", len(TASKS))
+    cfn.all_resources_properties("AWS::Lambda::Function", {"Runtime": "python3.13"})
+    for function in cfn.find_resources("AWS::Lambda::Function").values():
         props = function["Properties"]
-        assert props["Runtime"] == "python3.13"
         asset = synthesized.parent / f"asset.{props['Code']['S3Key'].removesuffix('.zip')}"
         assert (asset / "msgspec").is_dir() and (asset / "aws_lambda_powertools").is_dir()
         assert (asset / "lambdas" / "handlers").is_dir() and (asset / "plan_catalog.json").is_file()
@@ -111,38 +104,74 @@ def test_lambdas_run_python_313_with_bundled_dependencies(
             assert "secret" not in json.dumps(value).lower() or "AzureCredential" in json.dumps(value)
 
 
-def test_only_azure_tasks_carry_the_azure_sdk(template: dict[str, Any], synthesized: Path) -> None:
+def test_only_azure_tasks_carry_the_azure_sdk(cfn: Template, synthesized: Path) -> None:
     azure_handlers = {t.handler for t in TASKS if t.flavour == "azure"}
-    for function in resources(template, "AWS::Lambda::Function").values():
+    for function in cfn.find_resources("AWS::Lambda::Function").values():
         props = function["Properties"]
         asset = synthesized.parent / f"asset.{props['Code']['S3Key'].removesuffix('.zip')}"
         assert (asset / "azure" / "mgmt" / "compute").is_dir() == (props["Handler"] in azure_handlers)
 
 
-def test_alarm_rule_starts_recovery_only_on_alarm(template: dict[str, Any]) -> None:
-    rules = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()]
-    alarm_rules = [r for r in rules if r.get("EventPattern", {}).get("source") == ["aws.cloudwatch"]]
-    assert len(alarm_rules) == 1
-    rule = alarm_rules[0]
-    assert rule["EventPattern"]["detail"] == {
-        "alarmName": ["dr-DrOrchestrator-shop-azure-outage"],
-        "state": {"value": ["ALARM"]},
-    }
-    target = rule["Targets"][0]
-    assert "Workflowsrecovery" in json.dumps(target["Arn"])
-    template_text = target["InputTransformer"]["InputTemplate"]
-    assert '"trigger":"alarm"' in template_text and "event_id" in template_text
+def rules_on(cfn: Template, source: str) -> dict[str, Mapping[str, Any]]:
+    """The EventBridge rules whose pattern matches events of this source."""
+    pattern = {"Properties": {"EventPattern": Match.object_like({"source": [source]})}}
+    return dict(cfn.find_resources("AWS::Events::Rule", pattern))
 
 
-def test_drs_events_resume_waiting_workflows(template: dict[str, Any]) -> None:
-    rules = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()]
-    drs_rule = next(r for r in rules if r.get("EventPattern", {}).get("source") == ["aws.drs"])
-    assert set(drs_rule["EventPattern"]["detail-type"]) == {
-        "DRS Source Server Launch Result",
-        "DRS Recovery Instance Failback State Change",
-    }
-    assert "Taskswaitseventhandler" in json.dumps(drs_rule["Targets"][0]["Arn"])
-    grants = policy_statements(template, "waits.event_handler")
+def test_alarm_rule_starts_recovery_only_on_alarm(cfn: Template) -> None:
+    assert len(rules_on(cfn, "aws.cloudwatch")) == 1
+    cfn.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": Match.object_like(
+                {
+                    "source": ["aws.cloudwatch"],
+                    "detail": Match.exact(
+                        {"alarmName": ["dr-DrOrchestrator-shop-azure-outage"], "state": {"value": ["ALARM"]}}
+                    ),
+                }
+            ),
+            "Targets": [
+                Match.object_like(
+                    {
+                        "Arn": {"Ref": Match.string_like_regexp("^WorkflowsrecoveryStateMachine")},
+                        # Not JSON until EventBridge fills the placeholders in: both parts, in any order.
+                        "InputTransformer": Match.object_like(
+                            {
+                                "InputTemplate": Match.string_like_regexp(
+                                    '(?=.*"trigger":"alarm")(?=.*"event_id":)'
+                                )
+                            }
+                        ),
+                    }
+                )
+            ],
+        },
+    )
+
+
+def test_drs_events_resume_waiting_workflows(cfn: Template) -> None:
+    assert len(rules_on(cfn, "aws.drs")) == 1
+    cfn.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": Match.object_like(
+                {
+                    "source": ["aws.drs"],
+                    "detail-type": [
+                        "DRS Source Server Launch Result",
+                        "DRS Recovery Instance Failback State Change",
+                    ],
+                }
+            ),
+            "Targets": [
+                Match.object_like(
+                    {"Arn": {"Fn::GetAtt": [Match.string_like_regexp("^Taskswaitseventhandler"), "Arn"]}}
+                )
+            ],
+        },
+    )
+    grants = policy_statements(cfn, "waits.event_handler")
     targets: list[Any] = []
     for statement in grants:
         if "states:SendTaskSuccess" in statement["Action"]:
@@ -187,42 +216,68 @@ def test_data_at_rest_is_encrypted_with_the_stack_key(cfn: Template) -> None:
     cfn.all_resources_properties("AWS::Logs::LogGroup", {"KmsKeyId": key_arn})
 
 
-def test_report_bucket_is_private_encrypted_and_logged(template: dict[str, Any]) -> None:
-    buckets = resources(template, "AWS::S3::Bucket")
-    reports = next(b["Properties"] for k, b in buckets.items() if k.startswith("StateReports"))
-    rule = reports["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
-        "ServerSideEncryptionByDefault"
-    ]
-    assert rule["SSEAlgorithm"] == "aws:kms" and "KMSMasterKeyID" in rule
-    assert reports["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
-    assert "LoggingConfiguration" in reports and reports["VersioningConfiguration"]["Status"] == "Enabled"
-    finish = policy_statements(template, "finish_run")
+def test_report_bucket_is_private_encrypted_and_logged(cfn: Template) -> None:
+    (reports,) = [k for k in cfn.find_resources("AWS::S3::Bucket") if k.startswith("StateReports")]
+    (key,) = cfn.find_resources("AWS::KMS::Key")
+    private_encrypted_logged = {
+        "Properties": {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    Match.object_like(
+                        {
+                            "ServerSideEncryptionByDefault": {
+                                "SSEAlgorithm": "aws:kms",
+                                "KMSMasterKeyID": {"Fn::GetAtt": [key, "Arn"]},
+                            }
+                        }
+                    )
+                ]
+            },
+            "PublicAccessBlockConfiguration": Match.object_like({"RestrictPublicBuckets": True}),
+            "LoggingConfiguration": Match.any_value(),
+            "VersioningConfiguration": {"Status": "Enabled"},
+        }
+    }
+    assert reports in cfn.find_resources("AWS::S3::Bucket", private_encrypted_logged)
+    finish = policy_statements(cfn, "finish_run")
     put = next(s for s in finish if s["Action"] == "s3:PutObject")
     assert json.dumps(put["Resource"]).endswith('/reports/*"]]}')
 
 
-def test_dashboard_and_replication_monitor(template: dict[str, Any]) -> None:
-    body = json.dumps(next(iter(resources(template, "AWS::CloudWatch::Dashboard").values()))["Properties"])
+def test_dashboard_and_replication_monitor(cfn: Template) -> None:
+    (dashboard,) = cfn.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"])
     for name in ("MaxReplicationLagSeconds", "RunSucceeded", "RtoSeconds", "RpoSeconds"):
         assert name in body
-    rules = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()]
-    schedule = next(r for r in rules if "ScheduleExpression" in r)
-    assert schedule["ScheduleExpression"] == "rate(5 minutes)"
-    assert "Tasksreplicationmonitor" in json.dumps(schedule["Targets"][0]["Arn"])
+    scheduled = {"Properties": {"ScheduleExpression": Match.any_value()}}
+    assert len(cfn.find_resources("AWS::Events::Rule", scheduled)) == 1
+    cfn.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "rate(5 minutes)",
+            "Targets": [
+                Match.object_like(
+                    {"Arn": {"Fn::GetAtt": [Match.string_like_regexp("^Tasksreplicationmonitor"), "Arn"]}}
+                )
+            ],
+        },
+    )
 
 
-def policy_statements(template: dict[str, Any], function_key: str) -> list[dict[str, Any]]:
-    function_id = next(
-        k
-        for k in resources(template, "AWS::Lambda::Function")
+def policy_statements(cfn: Template, function_key: str) -> list[dict[str, Any]]:
+    functions = cfn.find_resources("AWS::Lambda::Function")
+    function = next(
+        f
+        for k, f in functions.items()
         if k.startswith("Tasks" + function_key.replace("_", "").replace(".", ""))
     )
-    role_id = template["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
-    statements: list[dict[str, Any]] = []
-    for policy in resources(template, "AWS::IAM::Policy").values():
-        if {"Ref": role_id} in policy["Properties"]["Roles"]:
-            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
-    return statements
+    return role_statements(cfn, function["Properties"]["Role"]["Fn::GetAtt"][0])
+
+
+def role_statements(cfn: Template, role_id: str) -> list[dict[str, Any]]:
+    """The statements of every inline policy attached to the role."""
+    attached = {"Properties": {"Roles": Match.array_with([{"Ref": role_id}])}}
+    return [s for p in cfn.find_resources("AWS::IAM::Policy", attached).values() for s in statements_of(p)]
 
 
 def actions_of(statements: list[dict[str, Any]]) -> set[str]:
@@ -233,65 +288,66 @@ def actions_of(statements: list[dict[str, Any]]) -> set[str]:
     return found
 
 
-def test_only_the_operator_role_can_answer_an_approval(template: dict[str, Any]) -> None:
-    gate = next(k for k in resources(template, "AWS::StepFunctions::StateMachine") if "approvalgate" in k)
+def test_only_the_operator_role_can_answer_an_approval(cfn: Template) -> None:
+    machines = cfn.find_resources("AWS::StepFunctions::StateMachine")
+    gate = next(k for k in machines if "approvalgate" in k)
     answering_roles: set[str] = set()
-    for policy in resources(template, "AWS::IAM::Policy").values():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+    for policy in cfn.find_resources("AWS::IAM::Policy").values():
+        for statement in statements_of(policy):
             actions = actions_of([statement])
             if actions & {"states:SendTaskSuccess", "states:*"} and gate in json.dumps(statement["Resource"]):
                 answering_roles.update(r["Ref"] for r in policy["Properties"]["Roles"])
     assert answering_roles == {
-        next(k for k in resources(template, "AWS::IAM::Role") if k.startswith("OperatorRole"))
+        next(k for k in cfn.find_resources("AWS::IAM::Role") if k.startswith("OperatorRole"))
     }
-    recovery = next(k for k in resources(template, "AWS::StepFunctions::StateMachine") if "recovery" in k)
-    wait = all_states(definition(template, recovery))["Wait for approval"]
+    recovery = next(m for k, m in machines.items() if "recovery" in k)
+    wait = all_states(definition(recovery))["Wait for approval"]
     assert wait["Resource"].endswith("states:startExecution.sync:2")
 
 
-def test_iam_is_scoped_per_function(template: dict[str, Any]) -> None:
-    begin = actions_of(policy_statements(template, "begin_run"))
+def test_iam_is_scoped_per_function(cfn: Template) -> None:
+    begin = actions_of(policy_statements(cfn, "begin_run"))
     assert not any(a.startswith(("drs:", "ec2:", "secretsmanager:", "route53:")) for a in begin)
-    assert not any(a.startswith("drs:") for a in actions_of(policy_statements(template, "fence_source")))
-    assert "secretsmanager:GetSecretValue" in actions_of(policy_statements(template, "fence_source"))
-    assert "secretsmanager:GetSecretValue" not in actions_of(policy_statements(template, "launch_wave"))
-    launch = policy_statements(template, "launch_wave")
+    assert not any(a.startswith("drs:") for a in actions_of(policy_statements(cfn, "fence_source")))
+    assert "secretsmanager:GetSecretValue" in actions_of(policy_statements(cfn, "fence_source"))
+    assert "secretsmanager:GetSecretValue" not in actions_of(policy_statements(cfn, "launch_wave"))
+    launch = policy_statements(cfn, "launch_wave")
     start = next(s for s in launch if "drs:StartRecovery" in s["Action"])
     # Source servers tagged for this stack (tests/infra/test_scale_limits.py evaluates the grant).
     assert json.dumps(start["Resource"]).endswith(':source-server/*"]]}')
     assert start["Condition"] == {"StringEquals": {"aws:ResourceTag/dr-orchestrator:stack": "DrOrchestrator"}}
     route53 = next(
         s
-        for s in policy_statements(template, "switch_traffic")
+        for s in policy_statements(cfn, "switch_traffic")
         if "route53:ChangeResourceRecordSets" in s["Action"]
     )
     assert route53["Resource"] == {
         "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":route53:::hostedzone/Z04SHOPEXAMPLE01"]]
     }
-    assert "drs:TerminateRecoveryInstances" not in actions_of(policy_statements(template, "launch_wave"))
+    assert "drs:TerminateRecoveryInstances" not in actions_of(policy_statements(cfn, "launch_wave"))
 
 
-def test_job_logs_and_snapshots_are_read_on_scoped_resources_only(template: dict[str, Any]) -> None:
+def test_job_logs_and_snapshots_are_read_on_scoped_resources_only(
+    cfn: Template, template: dict[str, Any]
+) -> None:
     """DescribeJobLogItems (JobResource) on this account's and region's jobs; DescribeRecoverySnapshots
     (SourceServerResource) on the stack's source servers; neither on "*" (Service Authorization Reference)."""
     from localcloud import limits
     from tests.infra.test_scale_limits import allowed
 
-    for statement in [s for p in resources(template, "AWS::IAM::Policy").values() for s in statements_of(p)]:
+    for statement in [s for p in cfn.find_resources("AWS::IAM::Policy").values() for s in statements_of(p)]:
         if "*" in (
             statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         ):
             assert not {"drs:DescribeJobLogItems", "drs:DescribeRecoverySnapshots"} & actions_of([statement])
-    check = limits.resolve(policy_statements(template, "check_wave"), "DrOrchestrator", template["Resources"])
+    check = limits.resolve(policy_statements(cfn, "check_wave"), "DrOrchestrator", template["Resources"])
     job = f"arn:aws:drs:{limits.REGION}:{limits.ACCOUNT_ID}:job/drsjob-0123456789abcdef0"
     assert allowed(check, "drs:DescribeJobLogItems", job, {})
     assert not allowed(check, "drs:DescribeJobLogItems", job.replace(limits.REGION, "eu-west-1"), {})
     assert not allowed(check, "drs:DescribeJobLogItems", job.replace(limits.ACCOUNT_ID, "210987654321"), {})
     assert not allowed(check, "drs:DescribeJobLogItems", job.replace(":job/", ":source-server/"), {})
     launch = next(
-        s
-        for s in policy_statements(template, "launch_wave")
-        if "drs:DescribeRecoverySnapshots" in s["Action"]
+        s for s in policy_statements(cfn, "launch_wave") if "drs:DescribeRecoverySnapshots" in s["Action"]
     )
     assert json.dumps(launch["Resource"]).endswith(':source-server/*"]]}')
     assert launch["Condition"] == {
@@ -299,15 +355,17 @@ def test_job_logs_and_snapshots_are_read_on_scoped_resources_only(template: dict
     }
 
 
-def statements_of(policy: dict[str, Any]) -> list[dict[str, Any]]:
+def statements_of(policy: Mapping[str, Any]) -> list[dict[str, Any]]:
     return list(policy["Properties"]["PolicyDocument"]["Statement"])
 
 
-def test_the_sweep_reads_only_the_executions_of_this_stacks_workflows(template: dict[str, Any]) -> None:
+def test_the_sweep_reads_only_the_executions_of_this_stacks_workflows(
+    cfn: Template, template: dict[str, Any]
+) -> None:
     from localcloud import limits
     from localcloud.iam import allows
 
-    statements = policy_statements(template, "replication_monitor")
+    statements = policy_statements(cfn, "replication_monitor")
     assert {a for a in actions_of(statements) if a.startswith("states:")} == {"states:DescribeExecution"}
     document = {"Statement": limits.resolve(statements, "DrOrchestrator", template["Resources"])}
     prefix = f"arn:aws:states:{limits.REGION}:{limits.ACCOUNT_ID}:execution"
@@ -318,7 +376,8 @@ def test_the_sweep_reads_only_the_executions_of_this_stacks_workflows(template: 
     assert not allows([document], "states:StopExecution", f"{prefix}:DrOrchestrator-drill:run-1")
     # It tells on-call about the runs it closes, on the stack's topic only.
     publish = next(s for s in statements if "sns:Publish" in actions_of([s]))
-    assert publish["Resource"] == {"Ref": next(iter(resources(template, "AWS::SNS::Topic")))}
+    (topic,) = cfn.find_resources("AWS::SNS::Topic")
+    assert publish["Resource"] == {"Ref": topic}
 
 
 def test_cdk_nag_aws_solutions_has_no_unsuppressed_findings(synthesized: Path) -> None:
