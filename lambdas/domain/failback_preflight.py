@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdas.domain.measure import iso
 from lambdas.domain import failback as rules
 from lambdas.domain import failback_network as network_rules
 from lambdas.domain.failback_ports import FailbackPorts, FailbackRun, Rules
 from lambdas.domain.failback_service import recorded_layout, recovery_instances_by_server, update_record
+from lambdas.domain.measure import iso
 from lambdas.errors import FailbackFailed
 from lambdas.plan import Plan, Server
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from lambdas.domain.measure import iso
 from lambdas.domain import failback as rules
 from lambdas.domain.failback_ports import AzureVms, FailbackPorts, FailbackRun
+from lambdas.domain.measure import iso
 from lambdas.domain.waves import PLAN_TAG, RUN_TAG
 from lambdas.errors import FailbackFailed
 from lambdas.plan import Plan, Server
