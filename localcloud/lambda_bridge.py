@@ -64,6 +64,9 @@ class LambdaBridge:
         self._cache: dict[str, Handler] = {}
         self._lock = threading.Lock()
         self.invocations: list[Invocation] = []
+        # Invocations whose handler has not returned yet. A stopped execution's task runs on to its end (as
+        # on AWS): a test waits for none before it reads what the stopped run left behind.
+        self.in_flight = 0
         # A test can make a function fail the next N times before its handler runs (a Lambda service fault)
         # or after it ran (a partial side effect whose response was lost).
         self.faults: dict[str, list[str]] = {}
@@ -121,6 +124,8 @@ class LambdaBridge:
         started = time.monotonic()
         error: str | None = None
         fault = self._take_fault(name)
+        with self._lock:
+            self.in_flight += 1
         try:
             if fault == "before":
                 raise _LambdaServiceError("injected Lambda service fault before the handler ran")
@@ -151,6 +156,7 @@ class LambdaBridge:
             return json.dumps(body), True, ""
         finally:
             with self._lock:
+                self.in_flight -= 1
                 self.invocations.append(
                     Invocation(name, str(function.handler), started, time.monotonic(), error, payload)
                 )

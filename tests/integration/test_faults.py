@@ -72,6 +72,8 @@ def test_a_stopped_drill_is_taken_over_and_cleaned_up(cloud: LocalCloud, plan: P
         executionArn=first, error="Operator", cause="stopped by hand"
     )
     assert plan_state(plan)["activeExecution"] == first  # the stopped run could not release it
+    # A task in flight at the stop runs to its end (a launch_wave may still start a DRS job).
+    wait_until(lambda: cloud.bridge.in_flight == 0, message="the stopped run's task in flight to end")
     # DRS cannot cancel the stopped run's launch jobs: preflight refuses their servers until they end.
     wait_until(
         lambda: all(

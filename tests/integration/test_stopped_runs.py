@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,40 @@ def test_stopping_an_execution_parked_on_a_task_token_aborts_it(cloud: LocalClou
     assert types[-1] == "ExecutionAborted"
     # The wait was not run to its timeout and caught as a task failure after the stop.
     assert "TaskTimedOut" not in types and "ExecutionFailed" not in types
+
+
+def test_a_stopped_execution_is_aborted_at_once_while_a_lambda_task_still_runs(
+    cloud: LocalCloud, plan: Plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Step Functions reports ABORTED when StopExecution answers, not when the task in flight returns."""
+    entered, release = threading.Event(), threading.Event()
+    original = cloud.bridge._handler
+
+    def handler(path: str) -> Any:
+        found = original(path)
+        if not path.startswith("lambdas.handlers.preflight."):
+            return found
+
+        def held(event: Any, context: Any) -> Any:
+            entered.set()
+            release.wait(60)
+            return found(event, context)
+
+        return held
+
+    monkeypatch.setattr(cloud.bridge, "_handler", handler)
+    arn = cloud.start_workflow("drill", event("drill.json"))
+    try:
+        assert entered.wait(60), "the preflight task did not start"
+        sfn = cloud.client("stepfunctions")
+        stopped = sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped by hand")
+        described = sfn.describe_execution(executionArn=arn)
+        assert described["status"] == "ABORTED"
+        assert described["stopDate"] == stopped["stopDate"]
+    finally:
+        release.set()
+    assert cloud.wait(arn)["status"] == "ABORTED"
+    assert history(cloud, arn)[-1]["type"] == "ExecutionAborted"
 
 
 @pytest.fixture
