@@ -124,7 +124,8 @@ LAUNCH_WAVE = TaskFunction(
     tags_started_jobs=True,
     ec2_read=["ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions"],
     plans_jobs=True,
-    # Up to 300 servers' launch configurations and snapshots: see TIME_BUDGET_SECONDS in the handler.
+    # Up to 300 servers' launch configurations and snapshots: see TIME_BUDGET_SECONDS in
+    # lambdas/domain/wave_launch.py.
     timeout_seconds=300,
 )
 
