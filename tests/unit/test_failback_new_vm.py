@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lambdas.domain import failback as rules
-from lambdas.handlers.replication_agents import INSTALLER_URL, installer_script, run_command_outcome
+from lambdas.domain.return_to_normal import INSTALLER_URL, installer_script, run_command_outcome
 from lambdas.plan import parse_plan
 from lambdas.validation import ValidationError, describe_validation_error
 
