@@ -29,6 +29,7 @@ from lambdas.adapters.azure_compute import (
     build_network_client,
     classify,
     describe_azure_error,
+    missing_secret_fields,
 )
 from lambdas.domain.failback_network import missing_subnet
 from lambdas.domain.preflight import replication_readiness
@@ -506,9 +507,9 @@ def read_azure_secret(stack: Stack) -> dict[str, str]:
         raise CheckSkipped(f"cannot reach Secrets Manager ({type(exc).__name__})") from None
     try:
         secret = json.loads(response["SecretString"])
-        missing = [k for k in ("tenant_id", "client_id", "client_secret") if not secret.get(k)]
-    except (KeyError, TypeError, AttributeError, json.JSONDecodeError):
-        missing = ["(the secret is not a JSON document)"]
+    except (KeyError, TypeError, json.JSONDecodeError):
+        secret = None
+    missing = missing_secret_fields(secret)
     if missing:
         raise CheckSkipped(
             f"the Azure credential secret is missing {', '.join(missing)}: store the service principal "

@@ -63,6 +63,18 @@ def _secrets_provider() -> Any:
         return _cache["secrets"]
 
 
+SECRET_FIELDS = ("tenant_id", "client_id", "client_secret")
+NOT_A_DOCUMENT = "(the secret is not a JSON document)"
+
+
+def missing_secret_fields(secret: object) -> list[str]:
+    """What a credential secret lacks, by field name (never a value): the Lambdas and `drctl plan validate`
+    check the same rule."""
+    if not isinstance(secret, dict):
+        return [NOT_A_DOCUMENT]
+    return [field for field in SECRET_FIELDS if not secret.get(field)]
+
+
 def _secret() -> dict[str, str]:
     from aws_lambda_powertools.utilities.parameters.exceptions import TransformParameterError
 
@@ -70,9 +82,9 @@ def _secret() -> dict[str, str]:
         secret = _secrets_provider().get(
             os.environ["AZURE_SECRET_ARN"], max_age=_SECRET_TTL_SECONDS, transform="json"
         )
-        missing = [k for k in ("tenant_id", "client_id", "client_secret") if not secret.get(k)]
-    except (TransformParameterError, AttributeError):
-        missing = ["(secret is not a JSON document)"]
+        missing = missing_secret_fields(secret)
+    except TransformParameterError:
+        missing = [NOT_A_DOCUMENT]
     if missing:
         # Name the fields, never the values.
         raise AzureUnavailable(

@@ -49,6 +49,21 @@ def test_a_bad_secret_names_what_is_missing_never_a_value(secret_arn: str, value
     assert named in str(raised.value) and "hunter2" not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("secret", "missing"),
+    [
+        ({"tenant_id": "t", "client_id": "c", "client_secret": "s"}, []),
+        ({"tenant_id": "t", "client_id": "", "client_secret": "s"}, ["client_id"]),
+        ({}, ["tenant_id", "client_id", "client_secret"]),
+        (["tenant_id"], [azure_compute.NOT_A_DOCUMENT]),
+        ("tenant_id", [azure_compute.NOT_A_DOCUMENT]),
+        (None, [azure_compute.NOT_A_DOCUMENT]),
+    ],
+)
+def test_the_one_secret_check_names_each_missing_field(secret: object, missing: list[str]) -> None:
+    assert azure_compute.missing_secret_fields(secret) == missing
+
+
 def test_a_good_secret_is_read_once_and_cached(secret_arn: str) -> None:
     good = {"tenant_id": "t", "client_id": "c", "client_secret": "s3cr3t"}
     put(secret_arn, json.dumps(good))
