@@ -1,7 +1,7 @@
 """Every few minutes: replication health of every plan, as CloudWatch metrics (dashboard, outage signal)
 and as a snapshot in the plan's state item (`drctl status`); and the sweep (lambdas/handlers/sweep.py):
 runs whose execution ended without closing them are closed ABORTED and release their lock, and drill
-instances left by ended drills are terminated."""
+instances left by ended drills are terminated. The figures come from lambdas/domain/replication_health.py."""
 
 from __future__ import annotations
 
@@ -10,27 +10,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lambdas.adapters import drs, state_store
-from lambdas.domain.preflight import lag_seconds
+from lambdas.domain.replication_health import replication_health
 from lambdas.handlers import sweep
 from lambdas.handlers.common import iso, logger, new_metrics, now
 from lambdas.plan import plan_catalog
-
-
-def plan_replication(source_servers: list[dict[str, Any]]) -> dict[str, Any]:
-    servers = {}
-    for server in source_servers:
-        info = server.get("dataReplicationInfo") or {}
-        servers[server["sourceServerID"]] = {
-            "state": info.get("dataReplicationState", "UNKNOWN"),
-            "lagSeconds": lag_seconds(info.get("lagDuration")),
-        }
-    lags = [s["lagSeconds"] for s in servers.values() if s["lagSeconds"] is not None]
-    return {
-        "servers": servers,
-        "maxLagSeconds": max(lags) if lags else None,
-        "notContinuous": sum(1 for s in servers.values() if s["state"] != "CONTINUOUS"),
-        "stalled": sum(1 for s in servers.values() if s["state"] == "STALLED"),
-    }
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
@@ -38,9 +21,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for name, plan in plan_catalog().items():
         found = drs.source_servers([s.source_server_id for s in plan.servers()])
-        replication = plan_replication(found)
-        missing = len(plan.servers()) - len(found)
-        replication["notContinuous"] += missing
+        replication = replication_health(plan, found)
         state_store.store().record_replication(name, {**replication, "at": iso(now())})
         metrics = new_metrics()
         metrics.add_dimension(name="plan", value=name)
