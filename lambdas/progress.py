@@ -48,7 +48,7 @@ class Validation(TaskProgress, frozen=True):
 
 
 class Cleanup(TaskProgress, frozen=True):
-    """cleanup_drill.check_handler: DONE once no drill instance is left."""
+    """cleanup_drill.check_handler (drill_cleanup.check): DONE once no drill instance is left."""
 
     remaining: int
 

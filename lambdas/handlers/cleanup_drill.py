@@ -1,47 +1,29 @@
-"""Terminate drill instances: after every drill, also one that failed at any point after launch.
-
-Every drill recovery instance of the plan's source servers is terminated, not just the ones this run
-recorded: a launch whose Lambda died before recording it must not leave an instance running. A source
-server belongs to one plan only (checked at synth), so no other plan's drill is touched.
-"""
+"""Terminate the drill's instances and check they are gone: lambdas/domain/drill_cleanup.py."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from lambdas.adapters import drs
-from lambdas.errors import CleanupIncomplete
-from lambdas.handlers.common import RunTask, iso, now, task
+from lambdas.adapters import drs, state_store
+from lambdas.domain import drill_cleanup
+from lambdas.domain.drill_cleanup import CleanupPorts, DrillRun
+from lambdas.handlers.common import RunContext, RunTask, now, task
 from lambdas.progress import Cleanup
 
 
-def drill_instances(source_server_ids: list[str]) -> list[dict[str, Any]]:
-    return drs.recovery_instances(source_server_ids, drill=True)
+def _run(run: RunContext) -> DrillRun:
+    return DrillRun(run.load_plan(), run.run_sk, run.started_at)
+
+
+def _ports() -> CleanupPorts:
+    return CleanupPorts(drs=drs, store=state_store.store(), clock=now)
 
 
 @task(RunTask)
 def handler(event: RunTask) -> dict[str, Any]:
-    run = event.run
-    plan = run.load_plan()
-    instances = drill_instances([s.source_server_id for s in plan.servers()])
-    ids = [ri["recoveryInstanceID"] for ri in instances]
-    job_ids = drs.terminate_recovery_instances(ids) if ids else []
-    run.update_record({"cleanup": {"requestedAt": iso(now()), "recoveryInstanceIds": ids, "jobIds": job_ids}})
-    return {"terminating": len(ids), "job_ids": job_ids}
+    return drill_cleanup.terminate(_run(event.run), _ports())
 
 
 @task(RunTask)
 def check_handler(event: RunTask) -> Cleanup:
-    run = event.run
-    plan = run.load_plan()
-    remaining = drill_instances([s.source_server_id for s in plan.servers()])
-    if remaining:
-        if now() - run.started_at > timedelta(minutes=plan.timing.launch_timeout_minutes * 2):
-            raise CleanupIncomplete(
-                f"{len(remaining)} drill instances still not terminated: check DRS recovery instances "
-                f"of plan {plan.name} and terminate them"
-            )
-        return Cleanup(status="PENDING", remaining=len(remaining))
-    run.update_record({"cleanup.completedAt": iso(now())})
-    return Cleanup(status="DONE", remaining=0)
+    return drill_cleanup.check(_run(event.run), _ports())
