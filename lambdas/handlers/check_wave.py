@@ -1,16 +1,12 @@
-"""Read a wave's launch progress from its DRS jobs; record each server's launch as it happens."""
+"""Check one wave's launch (lambdas/domain/wave_check.py): record each server's launch as it happens; fail
+the wave on a critical server's failure or the launch timeout."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
-from lambdas.adapters import drs
-from lambdas.domain.measure import parse_time
-from lambdas.domain.waves import wave_of, wave_progress
-from lambdas.errors import LaunchFailed
-from lambdas.handlers.common import RunTask, iso, now, task
-from lambdas.progress import WaveLaunch, done_or_pending
+from lambdas.adapters import drs, state_store
+from lambdas.domain.wave_check import CheckPorts, CheckRun, check_wave
+from lambdas.handlers.common import RunTask, now, task
+from lambdas.progress import WaveLaunch
 
 
 class CheckWaveInput(RunTask, frozen=True):
@@ -22,44 +18,6 @@ class CheckWaveInput(RunTask, frozen=True):
 @task(CheckWaveInput)
 def handler(event: CheckWaveInput) -> WaveLaunch:
     run = event.run
-    plan = run.load_plan()
-    wave = wave_of(plan, event.wave)
-    progress = wave_progress(wave, drs.jobs(event.job_ids))
-    record = run.record().servers or {}
-    seen = iso(now())
-    fields: dict[str, Any] = {}
-    new_ids = [sid for sid in progress.launched if not (sid in record and record[sid].recovery_instance_id)]
-    if new_ids:
-        instances = {ri["sourceServerID"]: ri for ri in drs.recovery_instances(new_ids, drill=run.is_drill)}
-        for sid in new_ids:
-            instance = instances.get(sid, {})
-            fields[f"servers.{sid}.recoveryInstanceId"] = progress.launched[sid]
-            fields[f"servers.{sid}.ec2InstanceId"] = instance.get("ec2InstanceID")
-            fields[f"servers.{sid}.snapshotAt"] = instance.get("pointInTimeSnapshotDateTime")
-            fields[f"servers.{sid}.launchedAt"] = seen
-    for sid in progress.failed:
-        if not (sid in record and record[sid].launch_failed):
-            fields[f"servers.{sid}.launchFailed"] = True
-            fields[f"servers.{sid}.launchFailedAt"] = seen
-    if fields:
-        run.update_record(fields)
-
-    requested = parse_time(event.requested_at) or run.started_at
-    timed_out = now() - requested > timedelta(minutes=plan.timing.launch_timeout_minutes)
-    if progress.status == "FAILED":
-        names = [plan.server_by_source_id(sid).name for sid in progress.critical_failed]
-        raise LaunchFailed(f"wave {wave.name}: critical servers failed to launch: {', '.join(names)}")
-    if progress.status == "IN_PROGRESS" and timed_out:
-        names = [plan.server_by_source_id(sid).name for sid in progress.pending]
-        raise LaunchFailed(
-            f"wave {wave.name}: not launched within timing.launch_timeout_minutes "
-            f"({plan.timing.launch_timeout_minutes}): {', '.join(names[:20])}"
-        )
-    # FAILED raised above: what is left is IN_PROGRESS or COMPLETED.
-    return WaveLaunch(
-        status=done_or_pending(progress.status == "COMPLETED"),
-        launched=len(progress.launched),
-        failed=len(progress.failed),
-        pending=len(progress.pending),
-        settled=len(progress.launched) + len(progress.failed),
-    )
+    ports = CheckPorts(drs=drs, store=state_store.store(), clock=now)
+    check = CheckRun(run.load_plan(), run.run_sk, run.started_at, run.is_drill)
+    return check_wave(check, event.wave, event.job_ids, event.requested_at, ports)
