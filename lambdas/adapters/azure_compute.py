@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lambdas.adapters.aws import client as aws_client
 from lambdas.errors import AzureRequestFailed, AzureUnavailable
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from azure.mgmt.compute import ComputeManagementClient
     from azure.mgmt.network import NetworkManagementClient
 
+T = TypeVar("T")
 _SECRET_TTL_SECONDS = 300
 _lock = threading.Lock()
 _cache: dict[str, Any] = {}
@@ -202,6 +204,21 @@ def classify(exc: Exception) -> Exception:
     return AzureUnavailable(f"Azure unavailable: {description}")
 
 
+def described(exc: Exception) -> AzureUnavailable | AzureRequestFailed:
+    """classify's error for an SDK error, its message describe_azure_error's alone: the run record's outage
+    confirmation and fencing quote it as the reason."""
+    kind = AzureUnavailable if isinstance(classify(exc), AzureUnavailable) else AzureRequestFailed
+    return kind(describe_azure_error(exc))
+
+
+def _described_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return fn(*args, **kwargs)
+    except azure_errors() as exc:
+        # Chained: AzureCircuit counts only the errors Azure itself caused.
+        raise described(exc) from exc
+
+
 class AzureCircuit:
     """Stops calling Azure after it failed to answer `threshold` times in a row: during an outage every
     call would wait for its own timeouts, and a plan of hundreds of VMs would outlast the Lambda."""
@@ -210,22 +227,39 @@ class AzureCircuit:
         self.threshold = threshold
         self.failures = 0
 
-    def call(self, fn: Any, *args: Any) -> Any:
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """fn(*args), for a function raising its SDK errors as described() ones."""
         if self.failures >= self.threshold:
             raise AzureUnavailable(f"not tried: Azure did not answer the previous {self.failures} calls")
         try:
             result = fn(*args)
-        except azure_errors() as exc:
-            if isinstance(classify(exc), AzureUnavailable):
+        except AzureUnavailable as exc:
+            # Azure's silence counts; a credential secret lacking a field (no call made) does not.
+            if isinstance(exc.__cause__, azure_errors()):
                 self.failures += 1
             raise
         self.failures = 0
         return result
 
 
+class Operation:
+    """A long-running operation's poller whose result() raises described() errors, not the SDK's."""
+
+    def __init__(self, poller: Any) -> None:
+        self._poller = poller
+
+    def result(self, timeout: float | None = None) -> Any:
+        return _described_call(self._poller.result, timeout=timeout)
+
+    def done(self) -> bool:
+        return bool(self._poller.done())
+
+
 def power_state(vm_id: str) -> dict[str, str]:
+    """The VM's power and provisioning states; Azure's errors raised as described() ones."""
     ref = VmRef.parse(vm_id)
-    view = compute(ref.subscription_id).virtual_machines.instance_view(ref.resource_group, ref.name)
+    operations = compute(ref.subscription_id).virtual_machines
+    view = _described_call(operations.instance_view, ref.resource_group, ref.name)
     states = {"power": "unknown", "provisioning": "unknown"}
     for status in view.statuses or []:
         code = status.code or ""
@@ -236,9 +270,25 @@ def power_state(vm_id: str) -> dict[str, str]:
     return states
 
 
-def begin_deallocate(vm_id: str) -> Any:
+def begin_deallocate(vm_id: str) -> Operation:
+    """Start deallocating the VM; Azure's errors, here and from the operation, raised as described() ones."""
     ref = VmRef.parse(vm_id)
-    return compute(ref.subscription_id).virtual_machines.begin_deallocate(ref.resource_group, ref.name)
+    operations = compute(ref.subscription_id).virtual_machines
+    return Operation(_described_call(operations.begin_deallocate, ref.resource_group, ref.name))
+
+
+class SourcePower:
+    """The source VMs' power_state and begin_deallocate through one AzureCircuit: the Azure port of
+    lambdas/domain/source_vms.py, one per task invocation."""
+
+    def __init__(self) -> None:
+        self._circuit = AzureCircuit()
+
+    def power_state(self, vm_id: str) -> dict[str, str]:
+        return self._circuit.call(power_state, vm_id)
+
+    def begin_deallocate(self, vm_id: str) -> Operation:
+        return self._circuit.call(begin_deallocate, vm_id)
 
 
 def begin_start(vm_id: str) -> Any:

@@ -17,20 +17,12 @@ def handler(event: RunTask) -> dict[str, Any]:
     run = event.run
     plan = run.load_plan()
     evidence: dict[str, dict[str, str]] = {}
-    errors: tuple[type[Exception], ...] = (
-        *azure_compute.azure_errors(),
-        AzureUnavailable,
-        AzureRequestFailed,
-    )
-    circuit = azure_compute.AzureCircuit()
+    azure = azure_compute.SourcePower()
     for server in plan.servers():
         try:
-            evidence[server.name] = circuit.call(azure_compute.power_state, server.azure_vm_id)
-        except errors as exc:
-            described = (
-                str(exc) if isinstance(exc, AzureUnavailable) else azure_compute.describe_azure_error(exc)
-            )
-            evidence[server.name] = {"power": "no answer", "provisioning": "no answer", "error": described}
+            evidence[server.name] = azure.power_state(server.azure_vm_id)
+        except (AzureUnavailable, AzureRequestFailed) as exc:
+            evidence[server.name] = {"power": "no answer", "provisioning": "no answer", "error": str(exc)}
     healthy = [
         name
         for name, state in evidence.items()

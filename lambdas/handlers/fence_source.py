@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from lambdas.adapters import azure_compute, state_store
-from lambdas.errors import AzureUnavailable
+from lambdas.errors import AzureRequestFailed, AzureUnavailable
 from lambdas.handlers.common import RunTask, iso, logger, now, task
 
 FENCE_WAIT_SECONDS = 240
@@ -22,20 +22,15 @@ def handler(event: RunTask) -> dict[str, Any]:
     plan = run.load_plan()
     if run.trigger == "alarm":
         state_store.store().record_automatic_failover(run.plan, iso(now()))
-    errors: tuple[type[Exception], ...] = (*azure_compute.azure_errors(), AzureUnavailable)
+    errors = (AzureUnavailable, AzureRequestFailed)
     fencing: dict[str, dict[str, Any]] = {}
     pollers = {}
-    circuit = azure_compute.AzureCircuit()
+    azure = azure_compute.SourcePower()
     for server in plan.servers():
         try:
-            pollers[server.source_server_id] = circuit.call(
-                azure_compute.begin_deallocate, server.azure_vm_id
-            )
+            pollers[server.source_server_id] = azure.begin_deallocate(server.azure_vm_id)
         except errors as exc:
-            reason = (
-                str(exc) if isinstance(exc, AzureUnavailable) else azure_compute.describe_azure_error(exc)
-            )
-            fencing[server.source_server_id] = {"name": server.name, "fenced": False, "reason": reason}
+            fencing[server.source_server_id] = {"name": server.name, "fenced": False, "reason": str(exc)}
     deadline = time.monotonic() + FENCE_WAIT_SECONDS
     for sid, poller in pollers.items():
         name = plan.server_by_source_id(sid).name
@@ -48,7 +43,7 @@ def handler(event: RunTask) -> dict[str, Any]:
                 "reason": "deallocated" if done else "deallocation requested, not confirmed in time",
             }
         except errors as exc:
-            fencing[sid] = {"name": name, "fenced": False, "reason": azure_compute.describe_azure_error(exc)}
+            fencing[sid] = {"name": name, "fenced": False, "reason": str(exc)}
     at = iso(now())
     for entry in fencing.values():
         entry["at"] = at

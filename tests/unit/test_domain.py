@@ -213,22 +213,65 @@ def test_measurements() -> None:
 def test_azure_circuit_stops_calling_after_repeated_no_answer() -> None:
     from azure.core.exceptions import ServiceRequestError
 
-    from lambdas.adapters.azure_compute import AzureCircuit
+    from lambdas.adapters.azure_compute import AzureCircuit, described
     from lambdas.errors import AzureUnavailable
 
     calls: list[str] = []
 
     def unreachable(name: str) -> None:
         calls.append(name)
-        raise ServiceRequestError("connection refused")
+        cause = ServiceRequestError("connection refused")
+        raise described(cause) from cause
 
     circuit = AzureCircuit(threshold=2)
     for name in ("a", "b"):
-        with pytest.raises(ServiceRequestError):
+        with pytest.raises(AzureUnavailable, match=r"^ServiceRequestError$"):
             circuit.call(unreachable, name)
     with pytest.raises(AzureUnavailable, match="not tried"):
         circuit.call(unreachable, "c")
     assert calls == ["a", "b"]
+
+
+def test_azure_circuit_counts_only_what_azure_caused() -> None:
+    from lambdas.adapters.azure_compute import AzureCircuit
+    from lambdas.errors import AzureUnavailable
+
+    calls: list[str] = []
+
+    def without_secret(name: str) -> None:
+        calls.append(name)
+        raise AzureUnavailable("Azure credential secret is missing client_secret")
+
+    circuit = AzureCircuit(threshold=2)
+    for name in ("a", "b", "c"):
+        with pytest.raises(AzureUnavailable, match="missing client_secret"):
+            circuit.call(without_secret, name)
+    assert calls == ["a", "b", "c"]
+
+
+def test_azure_errors_are_raised_described() -> None:
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+
+    from lambdas.adapters.azure_compute import Operation, describe_azure_error, described
+    from lambdas.errors import AzureRequestFailed, AzureUnavailable
+
+    rejected = ClientAuthenticationError("AADSTS7000215: Invalid client secret provided")
+    assert isinstance(described(rejected), AzureRequestFailed)
+    assert str(described(rejected)) == describe_azure_error(rejected)
+    assert isinstance(described(ServiceRequestError("connection refused")), AzureUnavailable)
+    assert isinstance(described(HttpResponseError("bad gateway")), AzureUnavailable)
+
+    class FailingPoller:
+        def result(self, timeout: float | None = None) -> None:
+            raise rejected
+
+        def done(self) -> bool:
+            return False
+
+    with pytest.raises(AzureRequestFailed, match=r"^ClientAuthenticationError") as raised:
+        Operation(FailingPoller()).result(timeout=1.0)
+    assert raised.value.__cause__ is rejected
+    assert Operation(FailingPoller()).done() is False
 
 
 def test_the_drill_sweep_takes_only_instances_of_ended_runs_of_the_plan() -> None:
