@@ -274,6 +274,42 @@ def test_azure_errors_are_raised_described() -> None:
     assert Operation(FailingPoller()).done() is False
 
 
+def test_source_power_raises_described_errors_and_stops_after_no_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+
+    from lambdas.adapters import azure_compute
+    from lambdas.errors import AzureRequestFailed, AzureUnavailable
+
+    class Vms:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def instance_view(self, group: str, name: str) -> None:
+            self.calls.append(name)
+            raise ServiceRequestError("connection refused")
+
+        def begin_deallocate(self, group: str, name: str) -> None:
+            self.calls.append(name)
+            raise ClientAuthenticationError("AADSTS7000215: Invalid client secret provided")
+
+    vms = Vms()
+    monkeypatch.setattr(
+        azure_compute, "compute", lambda subscription_id: type("C", (), {"virtual_machines": vms})
+    )
+    vm = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/{}"
+    power = azure_compute.SourcePower()
+    with pytest.raises(AzureRequestFailed, match=r"^ClientAuthenticationError"):
+        power.begin_deallocate(vm.format("a"))
+    for name in ("b", "c"):
+        with pytest.raises(AzureUnavailable, match=r"^ServiceRequestError$"):
+            power.power_state(vm.format(name))
+    with pytest.raises(AzureUnavailable, match="not tried"):
+        power.begin_deallocate(vm.format("d"))
+    assert vms.calls == ["a", "b", "c"]
+
+
 def test_the_drill_sweep_takes_only_instances_of_ended_runs_of_the_plan() -> None:
     from lambdas.domain.sweep import orphaned_drill_instances
     from lambdas.domain.waves import job_tags
