@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lambdas.domain import approval
-from lambdas.domain.records import RunRecord
 from lambdas.plan import parse_plan
+from tests.fakes.runs import RUN_SK, execution_arn, open_run
 from tests.fakes.state_store import InMemoryStateStore
 
-RUN_SK = "RUN#2026-03-01T11:00:00.000Z#run-1"
-ARN = "arn:aws:states:us-east-1:111111111111:execution:dr-recovery:run-1"
+ARN = execution_arn("recovery")
 
 
 def test_the_token_is_parked_for_drctl_the_run_records_the_terms_and_on_call_is_asked(
@@ -19,17 +18,7 @@ def test_the_token_is_parked_for_drctl_the_run_records_the_terms_and_on_call_is_
 ) -> None:
     plan = parse_plan(sample_plan_document)
     store = InMemoryStateStore()
-    assert store.open_run(
-        RunRecord(
-            sk=RUN_SK,
-            run_id="run-1",
-            plan=plan.name,
-            workflow="recovery",
-            execution_arn=ARN,
-            status="RUNNING",
-            started_at="2026-03-01T11:00:00.000Z",
-        )
-    )
+    open_run(store, plan.name, "recovery")
     published: list[tuple[str, dict[str, Any]]] = []
     ports = approval.ApprovalPorts(
         store=store,

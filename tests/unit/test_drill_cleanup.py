@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from lambdas.domain import drill_cleanup
-from lambdas.domain.records import RunRecord
 from lambdas.errors import CleanupIncomplete
 from lambdas.plan import Plan, parse_plan
+from tests.fakes.runs import RUN_SK, STARTED, open_run
 from tests.fakes.state_store import InMemoryStateStore
-
-STARTED = datetime(2026, 3, 1, 11, 0, tzinfo=UTC)
-RUN_SK = "RUN#2026-03-01T11:00:00.000Z#run-1"
 
 
 @dataclass
@@ -41,17 +38,7 @@ class World:
     now: datetime = STARTED + timedelta(minutes=30)
 
     def __post_init__(self) -> None:
-        assert self.store.open_run(
-            RunRecord(
-                sk=RUN_SK,
-                run_id="run-1",
-                plan=self.plan.name,
-                workflow="drill",
-                execution_arn="arn:aws:states:us-east-1:111111111111:execution:dr-drill:run-1",
-                status="RUNNING",
-                started_at="2026-03-01T11:00:00.000Z",
-            )
-        )
+        open_run(self.store, self.plan.name, "drill")
 
     @property
     def ports(self) -> drill_cleanup.CleanupPorts:

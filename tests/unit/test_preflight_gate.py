@@ -10,13 +10,11 @@ from typing import Any
 import pytest
 
 from lambdas.domain import preflight_gate
-from lambdas.domain.records import RunRecord
 from lambdas.errors import PreflightFailed
 from lambdas.plan import Plan, parse_plan
 from lambdas.quotas import DEFAULT_QUOTAS, DrsQuotas
+from tests.fakes.runs import RUN_SK, open_run
 from tests.fakes.state_store import InMemoryStateStore
-
-RUN_SK = "RUN#2026-03-01T11:00:00.000Z#run-1"
 
 
 def source(server_id: str, state: str = "CONTINUOUS", lag: str = "PT2S") -> dict[str, Any]:
@@ -61,17 +59,7 @@ class World:
     log: Log = field(default_factory=Log)
 
     def __post_init__(self) -> None:
-        assert self.store.open_run(
-            RunRecord(
-                sk=RUN_SK,
-                run_id="run-1",
-                plan=self.plan.name,
-                workflow="drill",
-                execution_arn="arn:aws:states:us-east-1:111111111111:execution:dr-drill:run-1",
-                status="RUNNING",
-                started_at="2026-03-01T11:00:00.000Z",
-            )
-        )
+        open_run(self.store, self.plan.name, "drill")
 
     def verify(self) -> dict[str, Any]:
         ports = preflight_gate.PreflightPorts(

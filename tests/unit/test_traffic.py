@@ -11,12 +11,11 @@ import pytest
 from msgspec import UNSET
 
 from lambdas.domain import traffic
-from lambdas.domain.records import RunRecord
 from lambdas.errors import ValidationFailed
 from lambdas.plan import Plan, parse_plan
+from tests.fakes.runs import RUN_SK, open_run
 from tests.fakes.state_store import InMemoryStateStore
 
-RUN_SK = "RUN#2026-03-01T11:00:00.000Z#run-1"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
@@ -58,17 +57,7 @@ class World:
     store: InMemoryStateStore = field(default_factory=InMemoryStateStore)
 
     def __post_init__(self) -> None:
-        assert self.store.open_run(
-            RunRecord(
-                sk=RUN_SK,
-                run_id="run-1",
-                plan=self.plan.name,
-                workflow="recovery",
-                execution_arn="arn:aws:states:us-east-1:111111111111:execution:dr-recovery:run-1",
-                status="RUNNING",
-                started_at="2026-03-01T11:00:00.000Z",
-            )
-        )
+        open_run(self.store, self.plan.name, "recovery")
 
     def switch(self, to: Any) -> dict[str, Any]:
         ports = traffic.TrafficPorts(

@@ -11,14 +11,13 @@ import pytest
 from msgspec import UNSET
 
 from lambdas.domain import wave_check
-from lambdas.domain.records import RunRecord, ServerRecord
+from lambdas.domain.records import ServerRecord
 from lambdas.errors import LaunchFailed
 from lambdas.plan import Plan, parse_plan
 from lambdas.progress import WaveLaunch
+from tests.fakes.runs import RUN_SK, STARTED, open_run
 from tests.fakes.state_store import InMemoryStateStore
 
-STARTED = datetime(2026, 3, 1, 11, 0, tzinfo=UTC)
-RUN_SK = "RUN#2026-03-01T11:00:00.000Z#run-1"
 # The sample plan's second wave: shop-app-1 and shop-app-2 (critical), shop-reports (optional).
 APPLICATION = 1
 REQUESTED_AT = "2026-03-01T11:05:00.000Z"  # when the wave's last job started
@@ -67,19 +66,7 @@ class World:
     now: datetime = datetime(2026, 3, 1, 11, 10, tzinfo=UTC)
 
     def __post_init__(self) -> None:
-        assert self.store.open_run(
-            RunRecord(
-                sk=RUN_SK,
-                run_id="run-1",
-                plan=self.plan.name,
-                workflow="drill",
-                execution_arn="arn:aws:states:us-east-1:111111111111:execution:dr-drill:run-1",
-                status="RUNNING",
-                started_at="2026-03-01T11:00:00.000Z",
-                servers={},
-                waves={},
-            )
-        )
+        open_run(self.store, self.plan.name, "drill", servers={}, waves={})
         # The wave's servers as launch_wave recorded them.
         self.store.update_run(
             self.plan.name,

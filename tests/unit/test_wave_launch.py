@@ -16,10 +16,9 @@ from lambdas.domain.waves import job_tags
 from lambdas.errors import DrsRefused, LaunchFailed
 from lambdas.plan import Plan, parse_plan
 from lambdas.quotas import DrsQuotas
+from tests.fakes.runs import RUN_SK, STARTED, open_run
 from tests.fakes.state_store import InMemoryStateStore
 
-STARTED = datetime(2026, 3, 1, 11, 0, tzinfo=UTC)
-RUN_SK = "RUN#2026-03-01T11:00:00.000Z#run-1"
 APPLICATION = 1  # the sample plan's second wave: three servers, no launch overrides
 
 
@@ -84,19 +83,7 @@ class World:
     ticks: list[float] = field(default_factory=list)  # what the monotonic clock answers, call by call
 
     def __post_init__(self) -> None:
-        assert self.store.open_run(
-            RunRecord(
-                sk=RUN_SK,
-                run_id="run-1",
-                plan=self.plan.name,
-                workflow="drill",
-                execution_arn="arn:aws:states:us-east-1:111111111111:execution:dr-drill:run-1",
-                status="RUNNING",
-                started_at="2026-03-01T11:00:00.000Z",
-                servers={},
-                waves={},
-            )
-        )
+        open_run(self.store, self.plan.name, "drill", servers={}, waves={})
 
     @property
     def ports(self) -> wave_launch.LaunchPorts:
