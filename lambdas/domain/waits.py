@@ -61,9 +61,8 @@ class WaitPorts:
 
 @dataclass(frozen=True)
 class Wait:
-    """One registration: the run waiting (its plan's name, run record key, execution) and what it awaits."""
+    """One registration: the run waiting (its run record key, execution) and what it awaits."""
 
-    plan: str
     run_sk: str
     execution_arn: str
     task_token: str
@@ -102,7 +101,7 @@ def resources_awaited(wait: Wait, plan: Plan, ports: WaitPorts) -> list[str]:
         if wait.wave is None:
             raise InvalidInput("register_wait input: wave is required for kind 'wave'")
         return [s.source_server_id for s in wave_of(plan, wait.wave).servers]
-    servers = ports.store.run_record(wait.plan, wait.run_sk).failback_servers()
+    servers = ports.store.run_record(plan.name, wait.run_sk).failback_servers()
     return [entry["recoveryInstanceId"] for entry in servers.values()]
 
 

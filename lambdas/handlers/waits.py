@@ -10,7 +10,7 @@ from msgspec import Meta
 
 from lambdas.adapters import drs, executions, state_store
 from lambdas.domain import waits
-from lambdas.handlers.common import RunTask, load_plan, logger, now, task
+from lambdas.handlers.common import RunTask, logger, now, task
 from lambdas.inputs import DrsWaitEvent
 from lambdas.validation import parse_input
 
@@ -41,9 +41,7 @@ def ports() -> waits.WaitPorts:
 def register_handler(event: RegisterWaitInput) -> dict[str, Any]:
     """Park the execution's task token until a DRS event (or the fallback timeout) resumes it."""
     run = event.run
-    plan = load_plan(run.plan)
     wait = waits.Wait(
-        plan=run.plan,
         run_sk=run.run_sk,
         execution_arn=run.execution_arn,
         task_token=event.task_token,
@@ -52,7 +50,7 @@ def register_handler(event: RegisterWaitInput) -> dict[str, Any]:
         job_ids=event.job_ids,
         settled=event.settled,
     )
-    return waits.register(wait, plan, ports())
+    return waits.register(wait, run.load_plan(), ports())
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

@@ -86,7 +86,6 @@ class World:
 
 def wave_wait(token: str = "token-1", settled: int = 0, execution_arn: str = ARN) -> waits.Wait:
     return waits.Wait(
-        plan=PLAN.name,
         run_sk=RUN_SK,
         execution_arn=execution_arn,
         task_token=token,
@@ -144,7 +143,7 @@ def test_a_failback_wait_parks_under_the_recovery_instances_of_the_run() -> None
     servers = {"s-1": {"recoveryInstanceId": "i-1"}, "s-2": {"recoveryInstanceId": "i-2"}}
     open_failback(world.store, servers)
     world.drs.instances = [{"recoveryInstanceID": "i-1", "failback": {"state": "FAILBACK_IN_PROGRESS"}}]
-    wait = waits.Wait(plan=PLAN.name, run_sk=RUN_SK, execution_arn=ARN, task_token="t", kind="failback")
+    wait = waits.Wait(run_sk=RUN_SK, execution_arn=ARN, task_token="t", kind="failback")
     answer = waits.register(wait, PLAN, world.ports())
     assert answer == {"waiting_on": 2, "resumed": False}
     assert sorted(world.store.parked) == ["i-1", "i-2"]
@@ -193,7 +192,7 @@ def test_a_failback_settled_since_the_last_check_is_resumed_at_once(state: str) 
         {"recoveryInstanceID": "i-0"},  # no failback state yet
         {"recoveryInstanceID": "i-1", "failback": {"state": state}},
     ]
-    wait = waits.Wait(plan=PLAN.name, run_sk=RUN_SK, execution_arn=ARN, task_token="t", kind="failback")
+    wait = waits.Wait(run_sk=RUN_SK, execution_arn=ARN, task_token="t", kind="failback")
     assert waits.register(wait, PLAN, world.ports()) == {"waiting_on": 0, "resumed": True}
     assert [token for token, _ in world.executions.resumed] == ["t"]
 
@@ -204,7 +203,7 @@ def test_the_failback_settled_states() -> None:
 
 def test_a_wave_wait_without_its_wave_is_refused_before_anything_is_parked() -> None:
     world = World()
-    wait = waits.Wait(plan=PLAN.name, run_sk=RUN_SK, execution_arn=ARN, task_token="t", kind="wave")
+    wait = waits.Wait(run_sk=RUN_SK, execution_arn=ARN, task_token="t", kind="wave")
     with pytest.raises(InvalidInput, match="wave is required for kind 'wave'"):
         waits.register(wait, PLAN, world.ports())
     assert world.store.parked == {}
