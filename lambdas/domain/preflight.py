@@ -49,11 +49,15 @@ class Readiness:
     error: str | None  # DRS's dataReplicationError.error, if any
 
 
-def replication_readiness(source_server: dict[str, Any], max_lag_seconds: int) -> Readiness:
+def replication_state(source_server: dict[str, Any]) -> tuple[str, float | None]:
+    """A DRS source server's replication state and its lag in seconds (None when DRS gives none)."""
     info = source_server.get("dataReplicationInfo") or {}
-    state = str(info.get("dataReplicationState", "UNKNOWN"))
-    lag = lag_seconds(info.get("lagDuration"))
-    error = (info.get("dataReplicationError") or {}).get("error")
+    return str(info.get("dataReplicationState", "UNKNOWN")), lag_seconds(info.get("lagDuration"))
+
+
+def replication_readiness(source_server: dict[str, Any], max_lag_seconds: int) -> Readiness:
+    state, lag = replication_state(source_server)
+    error = ((source_server.get("dataReplicationInfo") or {}).get("dataReplicationError") or {}).get("error")
     if state in SOURCE_DOWN_STATES:
         verdict: ReadinessVerdict = "source_down"
     elif state != "CONTINUOUS":

@@ -72,10 +72,7 @@ def verify(run: PreflightRun, ports: PreflightPorts) -> dict[str, Any]:
             "Service Quotas did not answer for DRS quota(s) "
             f"{', '.join(in_force.unread)}: planning with the stack's configured figures"
         )
-    lags = {
-        s["sourceServerID"]: preflight.lag_seconds((s.get("dataReplicationInfo") or {}).get("lagDuration"))
-        for s in servers
-    }
+    lags = {s["sourceServerID"]: preflight.replication_state(s)[1] for s in servers}
     outcome = {
         "problems": problems,
         "warnings": warnings,

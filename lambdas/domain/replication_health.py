@@ -6,18 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdas.domain.preflight import lag_seconds
+from lambdas.domain.preflight import replication_state
 from lambdas.plan import Plan
 
 
 def replication_health(plan: Plan, source_servers: list[dict[str, Any]]) -> dict[str, Any]:
     servers = {}
     for server in source_servers:
-        info = server.get("dataReplicationInfo") or {}
-        servers[server["sourceServerID"]] = {
-            "state": info.get("dataReplicationState", "UNKNOWN"),
-            "lagSeconds": lag_seconds(info.get("lagDuration")),
-        }
+        state, lag = replication_state(server)
+        servers[server["sourceServerID"]] = {"state": state, "lagSeconds": lag}
     lags = [s["lagSeconds"] for s in servers.values() if s["lagSeconds"] is not None]
     missing = len(plan.servers()) - len(source_servers)
     return {
