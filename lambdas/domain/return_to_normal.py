@@ -32,6 +32,7 @@ from lambdas.domain.return_to_normal_ports import (
     ReturnToNormalRun,
     ReturnToNormalStore,
 )
+from lambdas.domain.waves import busy_source_servers
 from lambdas.errors import DrsRefused, ReplicationNotRestored
 from lambdas.ownership import OWNER_TAG_KEY, STACK_NAME_ENV
 from lambdas.plan import Plan
@@ -147,11 +148,7 @@ def check(run: ReturnToNormalRun, ports: ReturnToNormalPorts) -> Replication:
     if not waiting and remaining:
         # One job per source server at a time: an instance whose server is in a job (its termination, started
         # by an earlier check) is left to that job.
-        busy = {
-            s.get("sourceServerID")
-            for job in drs.active_jobs()
-            for s in job.get("participatingServers") or []
-        }
+        busy = busy_source_servers(drs.active_jobs())
         ids = [ri["recoveryInstanceID"] for ri in remaining if ri["sourceServerID"] not in busy]
         if ids:
             job_ids = drs.terminate_recovery_instances(ids)

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from lambdas.domain import lifecycle
 from lambdas.domain.measure import iso
 from lambdas.domain.records import PlanState, RunRecord
-from lambdas.domain.waves import PLAN_TAG, RUN_TAG
+from lambdas.domain.waves import PLAN_TAG, RUN_TAG, busy_source_servers
 from lambdas.errors import DrsRefused
 
 
@@ -139,15 +139,6 @@ def orphaned_drill_instances(
     tags = {job["jobID"]: job.get("tags") or {} for job in jobs}
     ours = {job_id for job_id, t in tags.items() if t.get(PLAN_TAG) == plan and t.get(RUN_TAG) in ended}
     return sorted(ri["recoveryInstanceID"] for ri in instances if ri.get("jobID") in ours)
-
-
-def busy_source_servers(active_jobs: list[dict[str, Any]]) -> set[str]:
-    """Source servers in a DRS job not yet COMPLETED: DRS refuses another job for them."""
-    return {
-        str(participant["sourceServerID"])
-        for job in active_jobs
-        for participant in job.get("participatingServers") or []
-    }
 
 
 def drill_instances_left(plan: str, source_server_ids: list[str], ports: SweepPorts) -> list[str]:

@@ -37,6 +37,15 @@ def capacity(active_jobs: list[dict[str, Any]], quotas: DrsQuotas) -> Capacity:
     )
 
 
+def busy_source_servers(active_jobs: list[dict[str, Any]]) -> set[str]:
+    """Source servers in a DRS job not yet COMPLETED: DRS refuses another job for them."""
+    return {
+        str(participant["sourceServerID"])
+        for job in active_jobs
+        for participant in job.get("participatingServers") or []
+    }
+
+
 def startable(pending: list[tuple[int, int]], room: Capacity) -> list[int]:
     """Which pending chunks (index, servers) fit now, in wave order: a chunk that does not fit waits, and
     so do the chunks after it, so a wave's jobs start in order and a large chunk is not starved."""
